@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * @file qresync.h
+ * @brief Umbrella header: include this one to use libqresync.
+ *
+ * libqresync is an IMAP client library built for synchronizers: sessions
+ * over TCP, TLS or tunnels, and stateful QRESYNC diffing. Link it with
+ * `pkg-config --cflags --libs libqresync`.
+ */
+#ifndef QRESYNC_QRESYNC_H
+#define QRESYNC_QRESYNC_H
+
+#include <qresync/common.h>
+#include <qresync/buf.h>
+#include <qresync/error.h>
+#include <qresync/log.h>
+#include <qresync/version.h>
+
+#endif /* QRESYNC_QRESYNC_H */
