@@ -28,8 +28,13 @@ def main(argv):
     passed = failed = skipped = 0
     problems = []
     for log in logs:
-        with open(log) as f:
-            entries = [json.loads(line) for line in f if line.strip()]
+        try:
+            with open(log) as f:
+                entries = [json.loads(line) for line in f if line.strip()]
+        except OSError as e:
+            failed += 1
+            problems.append(f"{log}: no test log ({e.strerror}): that run did not happen")
+            continue
         for t in entries:
             name, result = t["name"], t["result"]
             suites = name.split(" / ")[0].split(":")[1:] if ":" in name else []

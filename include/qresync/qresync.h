@@ -11,9 +11,14 @@
 #define QRESYNC_QRESYNC_H
 
 #include <qresync/common.h>
+#include <qresync/auth.h>
 #include <qresync/buf.h>
+#include <qresync/cmd.h>
 #include <qresync/error.h>
 #include <qresync/log.h>
+#include <qresync/resp.h>
+#include <qresync/session.h>
+#include <qresync/uidset.h>
 #include <qresync/version.h>
 
 #endif /* QRESYNC_QRESYNC_H */

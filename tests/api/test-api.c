@@ -39,10 +39,274 @@ static void test_buf_dispose_accepts_empty_and_borrowed(void)
     CHECK_UINT_EQ(borrowed.size, 0);
 }
 
+/* Collects the pieces of qr_uidset_format_split() as "a|b". */
+static int api_collect_piece(const char *piece, size_t len, void *payload)
+{
+    char *text = payload;
+    size_t have = strlen(text);
+
+    if (have + len + 2 > 256)
+        return -1;
+    if (have)
+        text[have++] = '|';
+    memcpy(text + have, piece, len);
+    text[have + len] = '\0';
+    return 0;
+}
+
+static void test_uidset_through_the_shared_library(void)
+{
+    qr_uidset *a = NULL, *b = NULL, *c = NULL;
+    qr_buf text = QR_BUF_INIT;
+    const qr_range *r;
+    qr_uidset_iter it;
+    char pieces[256] = "";
+    uint32_t uid = 0, sum = 0;
+    size_t n = 0;
+
+    CHECK_INT_EQ(qr_uidset_new(&a), 0);
+    CHECK_INT_EQ(qr_uidset_new(&b), 0);
+    if (a == NULL || b == NULL)
+        return;
+    CHECK_INT_EQ(qr_uidset_add(a, 4), 0);
+    CHECK_INT_EQ(qr_uidset_add_range(a, 3, 1), 0);
+    CHECK_INT_EQ(qr_uidset_add(a, 0), QR_EINVAL);
+    CHECK_INT_EQ(qr_uidset_parse(b, "3:6,10", 6), 0);
+    CHECK_INT_EQ(qr_uidset_parse(b, "*", 1), QR_EINVAL);
+    CHECK_INT_EQ(qr_uidset_contains(a, 4), 1);
+    CHECK_UINT_EQ(qr_uidset_count(b), 5);
+    r = qr_uidset_ranges(a, &n);
+    CHECK_UINT_EQ(n, 1);
+    CHECK(r != NULL && r[0].lo == 1 && r[0].hi == 4);
+
+    CHECK_INT_EQ(qr_uidset_copy(&c, a), 0);
+    CHECK_INT_EQ(qr_uidset_equal(a, c), 1);
+    CHECK_INT_EQ(qr_uidset_union(c, b), 0);           /* 1:6,10 */
+    CHECK_INT_EQ(qr_uidset_difference(c, a), 0);      /* 5:6,10 */
+    CHECK_INT_EQ(qr_uidset_intersection(c, b), 0);    /* 5:6,10 */
+    CHECK_INT_EQ(qr_uidset_remove(c, 10), 0);         /* 5:6 */
+    CHECK_INT_EQ(qr_uidset_remove_range(b, 4, 5), 0); /* 3,6,10 */
+    CHECK_INT_EQ(qr_uidset_format(c, &text), 0);
+    CHECK_STR_EQ(text.ptr, "5:6");
+    qr_buf_dispose(&text);
+    CHECK_INT_EQ(qr_uidset_format_split(b, 21, api_collect_piece, pieces), 0);
+    CHECK_STR_EQ(pieces, "3,6,10");
+
+    qr_uidset_iter_init(&it, b);
+    while (qr_uidset_iter_next(&it, &uid))
+        sum += uid;
+    CHECK_UINT_EQ(sum, 19);
+    qr_uidset_clear(b);
+    CHECK_UINT_EQ(qr_uidset_count(b), 0);
+    qr_uidset_free(a);
+    qr_uidset_free(b);
+    qr_uidset_free(c);
+    qr_uidset_free(NULL);
+}
+
+/* Pull callback for test_cmd_through_the_shared_library. */
+static int api_read_body(void *buf, size_t cap, size_t *got, void *payload)
+{
+    (void)buf;
+    (void)cap;
+    (void)payload;
+    *got = 0;
+    return 0;
+}
+
+/* Counts and frees the commands of qr_cmd_split_uidset(). */
+static int api_count_piece(qr_cmd *piece, void *payload)
+{
+    (*(int *)payload)++;
+    qr_cmd_free(piece);
+    return 0;
+}
+
+static void test_cmd_through_the_shared_library(void)
+{
+    static const char *const flags[] = {"\\Seen"};
+    qr_cmd *c = NULL, *s = NULL;
+    qr_uidset *set = NULL;
+    qr_buf line = QR_BUF_INIT;
+    struct tm tm;
+    int pieces = 0;
+
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = 126;
+    tm.tm_mday = 1;
+    CHECK_INT_EQ(qr_cmd_new(&c, "APPEND", 0), 0);
+    CHECK_INT_EQ(qr_uidset_new(&set), 0);
+    if (c == NULL || set == NULL)
+        return;
+    CHECK_INT_EQ(qr_cmd_add_mailbox(c, "inbox"), 0);
+    CHECK_INT_EQ(qr_cmd_add_flags(c, flags, 1), 0);
+    CHECK_INT_EQ(qr_cmd_list_open(c), 0);
+    CHECK_INT_EQ(qr_cmd_add_flag(c, "$Junk"), 0);
+    CHECK_INT_EQ(qr_cmd_list_close(c), 0);
+    CHECK_INT_EQ(qr_cmd_add_date_time(c, &tm, 0), 0);
+    CHECK_INT_EQ(qr_cmd_add_date_time_t(c, 0, 0), 0);
+    CHECK_INT_EQ(qr_cmd_add_date(c, 2026, 11, 5), 0);
+    CHECK_INT_EQ(qr_cmd_add_atom(c, "X"), 0);
+    CHECK_INT_EQ(qr_cmd_add_raw(c, "1:*"), 0);
+    CHECK_INT_EQ(qr_cmd_add_astring(c, "a b", 3), 0);
+    CHECK_INT_EQ(qr_cmd_add_string(c, "c", 1), 0);
+    CHECK_INT_EQ(qr_cmd_add_number(c, 7), 0);
+    CHECK_INT_EQ(qr_cmd_add_number64(c, 8), 0);
+    qr_cmd_set_secret(c, 1);
+    CHECK_INT_EQ(qr_cmd_add_literal(c, "body", 4, 0), 0);
+    qr_cmd_set_secret(c, 0);
+    CHECK_INT_EQ(qr_cmd_add_literal_stream(c, 0, api_read_body, NULL, 0), 0);
+    CHECK_INT_EQ(qr_cmd_error(c), 0);
+    CHECK_INT_EQ(qr_cmd_render(c, "A1", QR_CMD_LITERAL_PLUS, QR_LOG_DEBUG, &line), 0);
+    CHECK_STR_EQ(line.ptr, "A1 APPEND INBOX (\\Seen) ($Junk) \"01-Jan-2026 00:00:00 +0000\" "
+                           "\"01-Jan-1970 00:00:00 +0000\" 5-Nov-2026 X 1:* \"a b\" \"c\" 7 8 "
+                           "<redacted> {0+}");
+    qr_buf_dispose(&line);
+    CHECK_INT_EQ(qr_cmd_add_atom(c, "a b"), QR_EINVAL);
+
+    CHECK_INT_EQ(qr_uidset_add_range(set, 1, 3), 0);
+    CHECK_INT_EQ(qr_cmd_new(&s, "UID EXPUNGE", 0), 0);
+    CHECK_INT_EQ(qr_cmd_add_uidset(s, set), 0);
+    CHECK_INT_EQ(qr_cmd_split_uidset(s, set, 100, api_count_piece, &pieces), 0);
+    CHECK_INT_EQ(pieces, 1);
+    qr_cmd_free(c);
+    qr_cmd_free(s);
+    qr_cmd_free(NULL);
+    qr_uidset_free(set);
+}
+
+/* The response parser through the shared library: every qr_parser_* and
+ * qr_resp_* export. */
+static int api_on_response(const qr_resp *r, void *payload)
+{
+    int *seen = (int *)payload;
+
+    if (r->kind == QR_RESP_FETCH && r->u.fetch.uid == 7 && r->u.fetch.modseq == 9)
+        (*seen)++;
+    return 0;
+}
+
+static void test_parser_through_the_shared_library(void)
+{
+    static const char in[] = "* 1 FETCH (UID 7 MODSEQ (9))\r\n* LIST () \"/\" \"x\r\n";
+    qr_parser_options o;
+    qr_parser *p = NULL;
+    size_t used = 0;
+    int seen = 0;
+
+    CHECK_INT_EQ(qr_parser_options_init(&o, QR_PARSER_OPTIONS_VERSION), 0);
+    o.callbacks.on_response = api_on_response;
+    o.payload = &seen;
+    CHECK_INT_EQ(qr_parser_new(&p, &o), 0);
+    CHECK_INT_EQ(qr_parser_feed(p, in, 30, &used), 0);
+    CHECK_UINT_EQ(used, 30);
+    CHECK_UINT_EQ(qr_parser_offset(p), 30);
+    CHECK_INT_EQ(seen, 1);
+    CHECK_INT_EQ(qr_parser_feed(p, in + 30, sizeof(in) - 31, &used), QR_EPROTO);
+    CHECK_INT_EQ(qr_parser_last_error(p)->code, QR_EPROTO);
+    CHECK_UINT_EQ(qr_parser_error_offset(p), 46);
+    qr_parser_free(p);
+    CHECK_STR_EQ(qr_resp_kind_name(QR_RESP_VANISHED), "VANISHED");
+    CHECK_STR_EQ(qr_resp_cond_name(QR_COND_BYE), "BYE");
+    CHECK_STR_EQ(qr_resp_code_name(QR_CODE_APPENDUID), "APPENDUID");
+}
+
+/* --- session (libqresync/session) --- */
+static int api_session_done(qr_session *s, const qr_session_result *res, void *payload)
+{
+    (void)s;
+    ((int *)payload)[res->status == 0 ? 0 : 1]++;
+    return 0;
+}
+
+static void test_session_through_the_shared_library(void)
+{
+    static const char greeting[] = "* OK [CAPABILITY IMAP4rev1 UIDPLUS] hi\r\n";
+    static const char replies[] = "A1 OK [CAPABILITY IMAP4rev1 UIDPLUS] in\r\nA2 OK\r\n"
+                                  "* CAPABILITY IMAP4rev1 UIDPLUS\r\nA3 OK\r\nA4 OK\r\n"
+                                  "* BYE bye\r\n";
+    const qr_cap need[] = {QR_CAP_UIDPLUS};
+    qr_session_options o;
+    qr_session_cmd_opts co;
+    qr_session *s = NULL;
+    qr_cmd *c = NULL;
+    qr_iov iov[8];
+    size_t n = 0, used = 0, pending = 9, inflight = 9, ncaps = 0, i, total = 0;
+    int counts[2] = {0, 0};
+
+    CHECK_INT_EQ(qr_session_options_init(&o, QR_SESSION_OPTIONS_VERSION), 0);
+    CHECK_INT_EQ(qr_session_cmd_opts_init(&co, QR_SESSION_CMD_OPTS_VERSION), 0);
+    CHECK_INT_EQ(qr_session_new(&s, &o), 0);
+    CHECK_INT_EQ(qr_session_feed(s, greeting, sizeof(greeting) - 1, &used), 0);
+    CHECK_INT_EQ(qr_session_ready(s), 1);
+    CHECK_INT_EQ(qr_session_caps_known(s), 1);
+    CHECK_INT_EQ(qr_session_has_cap(s, QR_CAP_UIDPLUS), 1);
+    CHECK_INT_EQ(qr_session_has_cap_name(s, "imap4REV1"), 1);
+    CHECK(qr_session_cap_list(s, &ncaps) != NULL);
+    CHECK_UINT_EQ(ncaps, 2);
+    CHECK_INT_EQ(qr_session_require(s, need, 1), 0);
+    CHECK_STR_EQ(qr_cap_name(QR_CAP_QRESYNC), "QRESYNC");
+    CHECK_INT_EQ(qr_session_login(s, "joe", "pw", api_session_done, counts), 0);
+    qr_cmd_new(&c, "NOOP", 0);
+    CHECK_INT_EQ(qr_session_submit(s, c, &co, api_session_done, NULL, counts), 0);
+    CHECK_INT_EQ(qr_session_capability(s, api_session_done, counts), 0);
+    CHECK_INT_EQ(qr_session_noop(s, api_session_done, counts), 0);
+    CHECK_INT_EQ(qr_session_logout(s, api_session_done, counts), 0);
+    CHECK_INT_EQ(qr_session_want_write(s), 1);
+    CHECK_INT_EQ(qr_session_want_read(s), 1);
+    /* LOGIN is a barrier: one command goes out first. */
+    CHECK_INT_EQ(qr_session_output(s, iov, 8, &n), 0);
+    for (i = 0; i < n; i++)
+        total += iov[i].len;
+    CHECK_INT_EQ(qr_session_consume(s, total), 0);
+    CHECK_INT_EQ(qr_session_queue_counts(s, &pending, &inflight), 0);
+    CHECK_UINT_EQ(pending, 4);
+    CHECK_UINT_EQ(inflight, 1);
+    CHECK_INT_EQ(qr_session_feed(s, replies, 42, &used), 0);
+    CHECK_INT_EQ(qr_session_state_get(s), QR_SESSION_AUTHENTICATED);
+    do {
+        total = 0;
+        CHECK_INT_EQ(qr_session_output(s, iov, 8, &n), 0);
+        for (i = 0; i < n; i++)
+            total += iov[i].len;
+        qr_session_consume(s, total);
+    } while (n > 0);
+    qr_session_caps_invalidate(s);
+    CHECK_INT_EQ(qr_session_caps_known(s), 0);
+    CHECK_INT_EQ(qr_session_cancel_all(s), 1); /* the LOGOUT, behind the others */
+    /* BYE with nothing in flight fails the session at once. */
+    CHECK_INT_EQ(qr_session_feed(s, replies + 42, sizeof(replies) - 1 - 42, &used), QR_EBYE);
+    CHECK(qr_session_selected_get(s) != NULL);
+    CHECK_INT_EQ(qr_session_eof(s), QR_EBYE);
+    CHECK_INT_EQ(qr_session_last_error(s)->code, QR_EBYE);
+    CHECK_INT_EQ(qr_session_abort(s, QR_EIO, "late"), QR_EBYE);
+    CHECK_INT_EQ(counts[0], 4);
+    CHECK_INT_EQ(counts[1], 1);
+    qr_session_free(s);
+}
+
+static void test_auth_options_through_the_shared_library(void)
+{
+    qr_auth_options o = QR_AUTH_OPTIONS_INIT;
+
+    o.username = "changed";
+    CHECK_INT_EQ(qr_auth_options_init(&o, QR_AUTH_OPTIONS_VERSION), 0);
+    CHECK_UINT_EQ(o.version, QR_AUTH_OPTIONS_VERSION);
+    CHECK(o.username == NULL && o.mechanisms == NULL && o.token_fn == NULL);
+    CHECK_INT_EQ(o.allow_weak, 0);
+    CHECK_INT_EQ(o.allow_plaintext, 0);
+    CHECK_INT_EQ(qr_auth_options_init(&o, QR_AUTH_OPTIONS_VERSION + 1), QR_EINVAL);
+}
+
 int main(void)
 {
     TAP_RUN(test_version_matches_headers);
     TAP_RUN(test_errors_through_the_shared_library);
     TAP_RUN(test_buf_dispose_accepts_empty_and_borrowed);
+    TAP_RUN(test_uidset_through_the_shared_library);
+    TAP_RUN(test_cmd_through_the_shared_library);
+    TAP_RUN(test_parser_through_the_shared_library);
+    TAP_RUN(test_session_through_the_shared_library);
+    TAP_RUN(test_auth_options_through_the_shared_library);
     return tap_done();
 }
