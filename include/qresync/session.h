@@ -29,7 +29,9 @@
  * one, `* BYE` fails the session with QR_EBYE. Capabilities come from a
  * `[CAPABILITY ...]` code in the greeting; without one, a CAPABILITY
  * command is sent first. Then the session is *ready* (options.on_ready) and
- * the commands submitted meanwhile start.
+ * the commands submitted meanwhile start. A session made by qr_conn_new()
+ * (conn.h) also runs STARTTLS, authentication, COMPRESS and ENABLE before
+ * it is ready; a bare session leaves logging in to its caller.
  *
  * **Queue.** Commands wait in a pending list and move to the in-flight
  * list when sent, each with a tag made of the session's prefix and a

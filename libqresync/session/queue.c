@@ -270,6 +270,8 @@ static int out_push(qr_session *s, const char *ptr, size_t len, qr_scmd *c, char
     e->len = len;
     e->rec = c;
     e->owned = owned;
+    e->owned_len = owned != NULL ? len : 0;
+    e->wipe = 0;
     c->out_refs++;
     s->out_bytes += len;
     return 0;
@@ -282,6 +284,8 @@ static void out_pop(qr_session *s)
     qr_scmd *c = e->rec;
 
     s->out_bytes -= e->len;
+    if (e->wipe && e->owned != NULL)
+        explicit_bzero(e->owned, e->owned_len);
     qr_free(e->owned);
     c->out_refs--;
     rec_release(s, c);
@@ -302,8 +306,8 @@ qr_cmd_literal_mode qr_queue_literal_mode(const qr_session *s)
 
 static int sendable(const qr_session *s, const qr_scmd *c)
 {
-    if (s->phase == QR_PHASE_GREETING)
-        return 0;
+    if (s->phase == QR_PHASE_GREETING || s->setup.xswitch != QR_SWITCH_NONE)
+        return 0; /* nothing may follow STARTTLS/COMPRESS before the switch */
     if (s->phase == QR_PHASE_SETUP && !(c->flags & QR_SCMD_INTERNAL))
         return 0;
     if (s->writer != NULL || s->bye || s->logout_sent || s->state == QR_SESSION_LOGOUT)
@@ -532,15 +536,37 @@ void qr_queue_complete_tagged(qr_session *s, qr_scmd *c, const qr_resp *resp)
     rec_finish(s, c, status, resp);
 }
 
-int qr_queue_continue(qr_session *s)
+int qr_queue_continue(qr_session *s, const qr_resp *r)
 {
     qr_scmd *c = s->writer;
 
-    /* Hook point (next round): an AUTHENTICATE record answers each "+"
-     * itself through a continuation hook instead of the serializer. */
-    if (c == NULL || !c->wait_cont)
+    if (c != NULL && c->wait_cont) {
+        c->wait_cont = 0; /* a synchronizing literal may go */
+        return 0;
+    }
+    /* A command that answers "+" itself (AUTHENTICATE): it is a barrier, so
+     * it is alone in flight, and fully written. */
+    c = s->inflight;
+    if (c == NULL || c->on_cont == NULL || c->writing || c->next != NULL)
         return QR_EPROTO;
-    c->wait_cont = 0;
+    return c->on_cont(s, c, r);
+}
+
+int qr_queue_push_line(qr_session *s, qr_scmd *c, const char *line, size_t len, int secret)
+{
+    char *buf = qr_malloc(len + 2);
+
+    if (buf == NULL)
+        return QR_ENOMEM;
+    memcpy(buf, line, len);
+    buf[len] = '\r';
+    buf[len + 1] = '\n';
+    if (out_push(s, buf, len + 2, c, buf) < 0) {
+        explicit_bzero(buf, len + 2);
+        qr_free(buf);
+        return QR_ENOMEM;
+    }
+    s->out[s->out_len - 1].wipe = secret;
     return 0;
 }
 

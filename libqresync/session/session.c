@@ -51,6 +51,7 @@ static void session_destroy(qr_session *s)
     qr_queue_complete_all(s, QR_ECANCELED);
     qr_queue_destroy(s);
     qr_parser_free(s->parser);
+    qr_setup_free(&s->setup);
     qr_caps_clear(s);
     qr_dynbuf_free(&s->wire_in);
     qr_free(s);
@@ -393,10 +394,15 @@ static int cb_response(const qr_resp *r, void *payload)
     case QR_RESP_TAGGED:
         on_tagged(s, r);
         break;
-    case QR_RESP_CONTINUE:
-        if (qr_queue_continue(s) < 0)
+    case QR_RESP_CONTINUE: {
+        int rc = qr_queue_continue(s, r);
+
+        if (rc == QR_EPROTO && !s->fatal)
             qr_session_fail(s, QR_EPROTO, "continuation request nobody waits for");
+        else if (rc < 0 && !s->fatal)
+            qr_session_fail(s, rc, "continuation request: %s", qr_strerror(rc));
         break;
+    }
     default:
         on_untagged(s, r);
         break;
@@ -583,6 +589,11 @@ QR_EXTERN int qr_session_feed(qr_session *s, const char *buf, size_t len, size_t
     s->paused = 0;
     rc = qr_parser_feed(s->parser, buf, len, consumed);
     s->in_feed = 0;
+    if (!s->fatal && s->setup.xswitch == QR_SWITCH_TLS && *consumed < len)
+        qr_session_fail(s, QR_EPROTO,
+                        "response injection: %zu bytes received after the STARTTLS OK, "
+                        "before the TLS handshake",
+                        len - *consumed);
     if (s->fatal) {
         rc = s->fatal;
     } else if (rc < 0) {

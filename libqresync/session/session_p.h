@@ -10,8 +10,10 @@
  *              sendability rules, the writer pump, the output queue,
  *              completions and cancellation;
  *   caps.c     the capability bitmask and raw list;
- *   setup.c    the declarative list of connection-setup steps and the
+ *   setup.c    the declarative list of connection-setup steps (STARTTLS,
+ *              COMPRESS, ENABLE, the layer switches of setup_p.h) and the
  *              typed helpers (LOGIN, LOGOUT, NOOP, CAPABILITY);
+ *   setup_auth.c  the authentication step over qr_auth (auth*.c);
  *   log.c      C: and S: wire lines.
  */
 #ifndef QR_SESSION_SESSION_P_H
@@ -22,6 +24,7 @@
 #include <stdint.h>
 
 #include "proto/builder_p.h"
+#include "session/setup_p.h"
 #include "util/dynbuf.h"
 #include "util/error.h"
 #include "util/logger.h"
@@ -45,6 +48,9 @@ typedef struct qr_scmd qr_scmd;
 
 /* Internal hook run at the tagged response, before the user's completion. */
 typedef void (*qr_scmd_hook_fn)(qr_session *s, qr_scmd *c, const qr_resp *tagged);
+/* Internal handler of the server's "+" for a command that answers it itself
+ * (AUTHENTICATE): 0, or a code that fails the session. */
+typedef int (*qr_scmd_cont_fn)(qr_session *s, qr_scmd *c, const qr_resp *cont);
 
 /* Known command names, for barriers, automatic claims and trackers. */
 enum qr_scmd_kind {
@@ -82,6 +88,7 @@ struct qr_scmd {
     qr_session_cmd_opts opts;           /* copy of the user's options (body callbacks) */
     void *payload;                      /* user payload, not owned */
     qr_scmd_hook_fn hook;               /* internal tagged hook, or NULL */
+    qr_scmd_cont_fn on_cont;            /* internal "+" handler, or NULL */
     qr_cmdw w;                          /* serializer state while being written */
     int writing;                        /* 1 while chunks remain to be queued */
     int wait_cont;                      /* 1 while waiting for the server's "+" */
@@ -91,10 +98,12 @@ struct qr_scmd {
 
 /* One piece of the output queue. */
 typedef struct qr_outent {
-    const char *ptr; /* bytes (into rec->cmd, or owned) */
-    size_t len;      /* bytes left to send */
-    qr_scmd *rec;    /* the record the bytes belong to (its out_refs counts us) */
-    char *owned;     /* pulled bytes this entry owns, or NULL */
+    const char *ptr;  /* bytes (into rec->cmd, or owned) */
+    size_t len;       /* bytes left to send */
+    qr_scmd *rec;     /* the record the bytes belong to (its out_refs counts us) */
+    char *owned;      /* pulled bytes this entry owns, or NULL */
+    size_t owned_len; /* bytes allocated at owned */
+    int wipe;         /* owned bytes are secret: erase them before the free */
 } qr_outent;
 
 /* The setup phase. */
@@ -144,6 +153,7 @@ struct qr_session {
     size_t cap_count; /* names in cap_names */
 
     qr_session_selected sel; /* the selected mailbox view */
+    qr_setup setup;          /* connection-setup policy and switches (setup_p.h) */
 
     qr_dynbuf wire_in;      /* S: line being assembled (capped) */
     int wire_after_literal; /* the next S: line follows a literal */
@@ -169,8 +179,12 @@ int qr_queue_pump(qr_session *s);
 qr_scmd *qr_queue_find(qr_session *s, const char *tag, size_t len);
 /* Complete an in-flight command with its tagged response. */
 void qr_queue_complete_tagged(qr_session *s, qr_scmd *c, const qr_resp *resp);
-/* A "+" arrived: 0, or QR_EPROTO when nobody waits for it. */
-int qr_queue_continue(qr_session *s);
+/* A "+" arrived: 0, QR_EPROTO when nobody waits for it, or the code of
+ * a command's continuation handler. */
+int qr_queue_continue(qr_session *s, const qr_resp *r);
+/* Queue line + CRLF as output of the in-flight command c (a continuation
+ * answer); secret: erased once sent. 0 or QR_ENOMEM. */
+int qr_queue_push_line(qr_session *s, qr_scmd *c, const char *line, size_t len, int secret);
 /* Complete every command (pending and in flight) with status. */
 void qr_queue_complete_all(qr_session *s, int status);
 /* Complete the pending commands with QR_ECANCELED; returns how many. */
@@ -190,6 +204,14 @@ void qr_caps_clear(qr_session *s);
 /* --- setup.c ------------------------------------------------------------ */
 /* Run the next setup steps after the greeting or a step's completion. */
 void qr_setup_next(qr_session *s);
+/* Submit an internal setup command at the head of the queue. 0 or the
+ * session's fatal code (the command is freed on failure). */
+int qr_setup_submit(qr_session *s, qr_cmd *cmd, qr_scmd_hook_fn hook, qr_scmd_cont_fn on_cont,
+                    qr_session_untagged_fn on_untagged);
+
+/* --- setup_auth.c ------------------------------------------------------- */
+/* The authentication step: 0 not needed, 1 started, < 0 failed. */
+int qr_setup_step_auth(qr_session *s);
 
 /* --- log.c -------------------------------------------------------------- */
 void qr_slog_wire_in(qr_session *s, const char *bytes, size_t len);

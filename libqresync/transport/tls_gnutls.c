@@ -627,3 +627,8 @@ const char *qr_tls_layer_sni(const qr_layer *l)
 {
     return tls_of(l)->sni;
 }
+
+gnutls_session_t qr_tls_layer_session(const qr_layer *l)
+{
+    return tls_of(l)->session;
+}

@@ -260,5 +260,7 @@ int qr_tls_layer_create(qr_layer **out, qr_stack *s, const qr_tls_options *o, qr
 int qr_tls_layer_version(const qr_layer *l);
 /* The SNI name sent, or NULL when none; borrowed from the layer. */
 const char *qr_tls_layer_sni(const qr_layer *l);
+/* The GnuTLS session (borrowed; for the channel binding, conn_tls.c). */
+gnutls_session_t qr_tls_layer_session(const qr_layer *l);
 
 #endif /* QR_TRANSPORT_TLS_P_H */
