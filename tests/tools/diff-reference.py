@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Differential test of the tools' command line and configuration.
+
+Runs each case with the Perl reference (/usr/bin/interimap, /usr/bin/pullimap,
+InterIMAP 0.5.7) and with cli-driver (tests/tools/cli-driver.c, which starts
+up as our programs will), in a temporary HOME/XDG tree, and compares stderr,
+stdout and the exit status. Only cases that fail before any connection is
+attempted are used (usage errors, configuration errors, --help, --version);
+where a configuration is needed its servers are tunnels to /bin/false.
+
+Normalisation: Perl's " at FILE line N." suffixes are removed; the reference's
+errno-derived exit statuses of "die" errors (2, 17, ...) count as 255, our fixed
+status (tools/common/exitcodes.h); the version number on --version's first line
+and the whole second line (Perl build information) are not compared.
+
+EXPECTED_DIFFERENCES are the deliberate changes (docs/compatibility.md): for
+those, our output is checked against the given text and the reference's output
+is printed as a diagnostic.  Prints TAP.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+DRIVER = sys.argv[1]
+REF = {"interimap": "/usr/bin/interimap", "pullimap": "/usr/bin/pullimap"}
+
+TUNNELS = "[local]\ntype = tunnel\ncommand = /bin/false\n[remote]\ntype = tunnel\ncommand = /bin/false\n"
+PULL = "[acct]\ntype = tunnel\ncommand = /bin/false\n"
+USAGE_I = ("Usage: interimap [OPTIONS] [COMMAND] [MAILBOX [..]]\n"
+           "Try 'interimap --help' or consult the manpage for more information.\n")
+USAGE_P = ("Usage: pullimap [OPTIONS] SECTION\n"
+           "Try 'pullimap --help' or consult the manpage for more information.\n")
+
+# (tool, args, config text or None) -- same behaviour expected.
+SAME = [
+    ("interimap", ["--conf=x"], None),
+    ("interimap", ["--Quiet"], None),
+    ("interimap", ["--quiet=1"], None),
+    ("interimap", ["--config"], None),
+    ("interimap", ["--target"], None),
+    ("interimap", ["--watch=abc"], None),
+    ("interimap", ["--watch=0x10"], None),
+    ("interimap", ["-qx"], None),
+    ("interimap", ["-h5"], None),
+    ("interimap", ["-q=foo"], None),
+    ("interimap", ["-config"], None),
+    ("interimap", ["---foo"], None),
+    ("interimap", ["--=x"], None),
+    ("interimap", ["--bogus=3"], None),
+    ("interimap", ["--no-quiet"], None),
+    ("interimap", ["--debug=1"], None),
+    ("interimap", ["--help=x"], None),
+    ("interimap", ["--version=1"], None),
+    ("interimap", ["--bogus", "--alsobogus"], None),
+    ("interimap", ["--delete"], None),
+    ("interimap", ["--rename", "a"], None),
+    ("interimap", ["--rename", "a", "b", "c"], None),
+    ("interimap", ["--delete", "--repair", "a"], None),
+    ("interimap", ["--repair", "--watch"], None),
+    ("interimap", ["--notify", "--rename", "a", "b"], None),
+    ("interimap", ["--target=local"], None),
+    ("interimap", ["--repair", "--target=local"], None),
+    ("interimap", ["--delete", "--target="], None),
+    ("interimap", ["-qh"], None),
+    ("interimap", ["--help"], None),
+    ("interimap", ["--help", "--delete", "--rename"], None),
+    ("interimap", ["-h", "--bogus"], None),
+    ("interimap", ["--version"], None),
+    ("interimap", ["--version", "--bogus"], None),
+    ("interimap", ["--bogus", "--version"], None),
+    ("interimap", ["--help", "--version"], None),
+    ("interimap", [""], None),
+    ("interimap", ["caf\u00e9"], None),
+    ("interimap", [], None),                        # no config file
+    ("interimap", ["--config=other"], None),
+    ("interimap", ["--config=/nonexistent/x"], None),
+    ("interimap", [], "foo = bar\n[local]\n[remote]\n"),
+    ("interimap", [], "[local]\nfoo=1\n[remote]\n"),
+    ("interimap", [], "[local]\n[remote]\nbar = 2\n"),
+    ("interimap", [], "[local]\n"),
+    ("interimap", [], "[remote]\n"),
+    ("interimap", [], ""),
+    ("interimap", [], "[local]\nSTARTTLS = y\n[remote]\n"),
+    ("interimap", [], "[local]\nhost =\n[remote]\n"),
+    ("interimap", [], "[local]\ntype = IMAP\n[remote]\n"),
+    ("interimap", [], "[local]\nstatefile = x\n[remote]\n"),
+    ("interimap", [], "logfile = rel\n[local]\n[remote]\n"),
+    ("interimap", [], "list-select-opts = a\"b\n[local]\n[remote]\n"),
+    ("interimap", [], "[local]\nauth = PLAIN  LOGIN\n[remote]\n"),
+    ("interimap", [], "[local]\nSSL_fingerprint = sha256$xyz\n[remote]\n"),
+    ("interimap", [], "[local]\nusername = caf\u00e9\n[remote]\n"),
+    ("interimap", [], "[ local ] ; comment\nport = \n[remote]\n"),
+    ("interimap", [], "list-mailbox = foo\"bar\"\n" + TUNNELS),
+    ("interimap", [], "list-mailbox = a \"\"\n" + TUNNELS),
+    ("interimap", [], "list-mailbox = \"a\\q\"\n" + TUNNELS),
+    ("interimap", ["--target=bogus", "--delete", "x"], TUNNELS),
+    ("interimap", ["--target=local,Remote", "--rename", "x", "y"], TUNNELS),
+    ("pullimap", [], None),
+    ("pullimap", ["a", "b"], None),
+    ("pullimap", ["_"], None),
+    ("pullimap", ["--idle=x", "a"], None),
+    ("pullimap", ["--no-delivery=1", "a"], None),
+    ("pullimap", ["--watch", "a"], None),
+    ("pullimap", ["-qh", "a"], None),
+    ("pullimap", ["a", "--help"], None),
+    ("pullimap", ["--version"], None),
+    ("pullimap", ["acct"], None),
+    ("pullimap", ["acct"], "[other]\n"),
+    ("pullimap", ["acct"], "logfile = /x\n" + PULL),
+    ("pullimap", ["acct"], PULL + "database = x\n"),
+    ("pullimap", ["acct"], PULL + "deliver-method = smtp:127.0.0.1:25\n"),
+    ("pullimap", ["acct"], PULL + "purge-after = 1d\n"),
+    ("pullimap", ["acct"], PULL + "mailbox = caf\u00e9\n"),
+    ("pullimap", ["acct", "--idle=-"], None),
+]
+
+# (tool, args, config, our stderr, our status) -- deliberate differences.
+EXPECTED_DIFFERENCES = [
+    # quirk 1: a syntax error is reported, not read as an empty file
+    ("interimap", [], "garbage\n" + TUNNELS, "Syntax error in {cfg} line 1: expected \"[section]\" "
+     "or \"key = value\": garbage\n", 255),
+    ("pullimap", ["acct"], PULL + "oops\n", "Syntax error in {cfg} line 4: expected \"[section]\" "
+     "or \"key = value\": oops\n", 255),
+    # --watch N / --idle N: the number is not taken silently
+    ("interimap", ["--watch", "30"], TUNNELS, "Option watch takes its value after \"=\": write "
+     "--watch=30 (an argument \"30\" must come after --)\n" + USAGE_I, 1),
+    ("pullimap", ["--idle", "5", "acct"], PULL, "Option idle takes its value after \"=\": write "
+     "--idle=5 (an argument \"5\" must come after --)\n" + USAGE_P, 1),
+    # options after a mailbox are options
+    ("interimap", ["--delete", "x", "--notify"], TUNNELS, USAGE_I, 1),
+    ("interimap", ["INBOX", "--bogus"], TUNNELS, "Unknown option: bogus\n" + USAGE_I, 1),
+    # --target= is an error, not "no target"
+    ("interimap", ["--target=", "--delete", "x"], TUNNELS,
+     "Invalid target \"\" (empty; expected local, remote or database)\n", 255),
+    # negative intervals
+    ("interimap", ["--watch=-3"], TUNNELS,
+     "Value \"-3\" invalid for option watch (non-negative number expected)\n" + USAGE_I, 1),
+    # ignore-mailbox is compiled at start-up
+    ("interimap", [], "ignore-mailbox = (\n" + TUNNELS,
+     "Invalid ignore-mailbox (: missing closing parenthesis at offset 1\n", 255),
+    # deliver-method addresses are checked at start-up
+    ("pullimap", ["acct"], PULL + "deliver-method = smtp:[localhost]:25\n",
+     "Invalid address localhost\n", 255),
+]
+
+PERL_AT = re.compile(r" at /\S+ line \d+\.$", re.M)
+
+
+class Env:
+    def __init__(self):
+        self.root = tempfile.mkdtemp(prefix="qrt-diff-")
+
+    def prepare(self, tool, config):
+        shutil.rmtree(self.root)
+        for d in ("home/.config", "home/.local/share", "cfg", "data"):
+            os.makedirs(os.path.join(self.root, d))
+        cfg = os.path.join(self.root, "cfg", tool, "config")
+        if config is not None:
+            os.makedirs(os.path.dirname(cfg))
+            with open(cfg, "w", encoding="utf-8") as f:
+                f.write(config)
+        env = {"HOME": os.path.join(self.root, "home"), "PATH": "/usr/bin:/bin",
+               "XDG_CONFIG_HOME": os.path.join(self.root, "cfg"),
+               "XDG_DATA_HOME": os.path.join(self.root, "data"), "LC_ALL": "C.UTF-8"}
+        return env, cfg
+
+    def run(self, argv, tool, config):
+        env, cfg = self.prepare(tool, config)
+        try:
+            p = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                               timeout=30)
+        except subprocess.TimeoutExpired:
+            return ("", "TIMEOUT", -1, cfg)
+        return (p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace"),
+                p.returncode, cfg)
+
+
+def normalise(out, err, rc):
+    err = PERL_AT.sub("", err)
+    lines = out.splitlines()
+    if lines and " version " in lines[0]:
+        out = lines[0].rsplit(" ", 1)[0] + "\n"
+    if rc not in (0, 1):
+        rc = 255
+    return out, err, rc
+
+
+def main():
+    if not all(os.access(p, os.X_OK) for p in REF.values()):
+        print("1..0 # SKIP reference interimap/pullimap not installed")
+        return 0
+    env = Env()
+    n = failed = 0
+    try:
+        for tool, args, config in SAME:
+            n += 1
+            ref = normalise(*env.run([REF[tool]] + args, tool, config)[:3])
+            ours = normalise(*env.run([DRIVER, tool] + args, tool, config)[:3])
+            ok = ref == ours
+            failed += not ok
+            print(f"{'ok' if ok else 'not ok'} {n} - same: {tool} {args!r}"
+                  f"{' with config' if config is not None else ''}")
+            if not ok:
+                print(f"#   reference: {ref!r}\n#   ours:      {ours!r}")
+        for tool, args, config, want_err, want_rc in EXPECTED_DIFFERENCES:
+            n += 1
+            ref = normalise(*env.run([REF[tool]] + args, tool, config)[:3])
+            out, err, rc, cfg = env.run([DRIVER, tool] + args, tool, config)
+            want = want_err.replace("{cfg}", cfg)
+            ok = err == want and rc == want_rc and ref[1:] != (err, rc)
+            failed += not ok
+            print(f"{'ok' if ok else 'not ok'} {n} - differs: {tool} {args!r}")
+            print(f"#   reference: {ref[1]!r} status {ref[2]}")
+            if not ok:
+                print(f"#   ours:      {err!r} status {rc}\n#   wanted:    {want!r} {want_rc}")
+    finally:
+        shutil.rmtree(env.root, ignore_errors=True)
+    print(f"1..{n}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
