@@ -298,6 +298,150 @@ static void test_auth_options_through_the_shared_library(void)
     CHECK_INT_EQ(qr_auth_options_init(&o, QR_AUTH_OPTIONS_VERSION + 1), QR_EINVAL);
 }
 
+static int always(void *payload)
+{
+    return payload != NULL;
+}
+
+static void test_conn_through_the_shared_library(void)
+{
+    qr_conn_options o = QR_CONN_OPTIONS_INIT;
+    qr_conn_traffic_stats t;
+    qr_conn *c = NULL;
+    qr_loop *loop = NULL;
+    size_t zero = 0;
+    int dummy = 1;
+
+    CHECK_INT_EQ(qr_conn_options_init(&o, QR_CONN_OPTIONS_VERSION), 0);
+    CHECK_INT_EQ(o.type, QR_CONN_IMAPS);
+    CHECK_INT_EQ(o.starttls, 1);
+    CHECK_INT_EQ(o.io_timeout_ms, 30000);
+    o.type = QR_CONN_TUNNEL;
+    o.command = "printf '* PREAUTH [CAPABILITY IMAP4rev1] hi\\r\\n'; read l; "
+                "printf '* BYE bye\\r\\nA1 OK done\\r\\n'";
+    o.compress = 0;
+    CHECK_INT_EQ(qr_conn_new(&c, &o), 0);
+    CHECK(strcmp(qr_conn_place(c), "tunnel printf") > 0);
+    CHECK(qr_conn_fd(c) >= 0);
+    CHECK(qr_conn_interest(c) != 0);
+    CHECK(qr_conn_timeout_ms(c) >= -1);
+    CHECK_INT_EQ(qr_conn_process(c, 0), 0);
+    CHECK_INT_EQ(qr_conn_connect_wait(c, 10000), 0);
+    CHECK_INT_EQ(qr_conn_state_get(c), QR_CONN_READY);
+    CHECK_INT_EQ(qr_session_state_get(qr_conn_session(c)), QR_SESSION_AUTHENTICATED);
+    CHECK_INT_EQ(qr_conn_last_error(c)->code, 0);
+    CHECK_INT_EQ(qr_conn_traffic(c, &t), 0);
+    CHECK(t.wire_in > 0 && t.tls == 0 && t.compressed == 0);
+    CHECK_INT_EQ(qr_loop_new(&loop), 0);
+    CHECK_INT_EQ(qr_loop_add(loop, c), 0);
+    CHECK_INT_EQ(qr_loop_add(loop, c), QR_EINVAL);
+    CHECK_INT_EQ(qr_loop_run_until(loop, always, &dummy, 1000), 0);
+    CHECK_INT_EQ(qr_loop_run_count(loop, &zero, 0, 1000), 0);
+    CHECK_INT_EQ(qr_loop_remove(loop, c), 0);
+    qr_loop_free(loop);
+    CHECK_INT_EQ(qr_conn_close(c), 0);
+    CHECK_INT_EQ(qr_conn_close_wait(c, 10000), 0);
+    CHECK_INT_EQ(qr_conn_state_get(c), QR_CONN_CLOSED);
+    qr_conn_free(c);
+}
+
+/* Feeds parser events to a mailbox engine. */
+static int api_mbox_on_response(const qr_resp *resp, void *payload)
+{
+    return qr_mbox_engine_feed((qr_mbox_engine *)payload, resp) < 0 ? -1 : 0;
+}
+
+static void test_mbox_through_the_shared_library(void)
+{
+    static const char wire[] = "* OK ready\r\n"
+                               "* OK [CLOSED] x\r\n"
+                               "* 3 EXISTS\r\n"
+                               "* OK [UIDVALIDITY 7] x\r\n"
+                               "* VANISHED (EARLIER) 2\r\n"
+                               "* 1 FETCH (UID 1 MODSEQ (12) FLAGS ($Junk \\Seen))\r\n"
+                               "* 3 FETCH (UID 5 MODSEQ (13) FLAGS ())\r\n"
+                               "A1 OK done\r\n";
+    qr_mbox_state st = QR_MBOX_STATE_INIT;
+    qr_parser_options po = QR_PARSER_OPTIONS_INIT;
+    qr_flagset fs = QR_FLAGSET_INIT, other = QR_FLAGSET_INIT;
+    qr_kwtable *kw = NULL;
+    qr_mbox_engine *e = NULL;
+    qr_changes *c = NULL;
+    qr_parser *p = NULL;
+    qr_qresync_params qp;
+    qr_uidset *known = NULL;
+    qr_cmd *cmd = NULL;
+    qr_buf out = QR_BUF_INIT;
+    const qr_flag_update *u;
+    size_t n = 0, used = 0, len = 0;
+    uint32_t id = 9;
+
+    CHECK_INT_EQ(qr_mbox_state_init(&st, QR_MBOX_STATE_VERSION), 0);
+    st.uidvalidity = 7;
+    st.uidnext = 4;
+    st.highestmodseq = 10;
+    CHECK_INT_EQ(qr_kwtable_new(&kw), 0);
+    CHECK_INT_EQ(qr_kwtable_intern(kw, "$junk", 5, &id), 0);
+    CHECK_INT_EQ(qr_kwtable_lookup(kw, "$JUNK", 5, &id), 1);
+    CHECK_STR_EQ(qr_kwtable_name(kw, id, &len), "$junk");
+    CHECK_UINT_EQ(qr_kwtable_count(kw), 1);
+    CHECK_UINT_EQ(qr_flag_system_bit("\\Seen", 5), QR_FLAG_SEEN);
+
+    CHECK_INT_EQ(qr_mbox_engine_new(&e, &st, kw), 0);
+    CHECK_INT_EQ(qr_mbox_engine_begin_select(e, 1), 0);
+    po.callbacks.on_response = api_mbox_on_response;
+    po.payload = e;
+    CHECK_INT_EQ(qr_parser_new(&p, &po), 0);
+    CHECK_INT_EQ(qr_parser_feed(p, wire, sizeof(wire) - 1, &used), 0);
+    qr_parser_free(p);
+    CHECK_INT_EQ(qr_mbox_engine_phase(e), QR_MBOX_ACTIVE);
+    CHECK_INT_EQ(qr_mbox_engine_last_error(e)->code, QR_OK);
+    CHECK_UINT_EQ(qr_mbox_engine_state(e)->uidnext, 6);
+    CHECK_INT_EQ(qr_mbox_engine_take(e, 0, &c), 0);
+    CHECK_INT_EQ(qr_uidset_contains(qr_changes_vanished(c), 2), 1);
+    CHECK_INT_EQ(qr_uidset_contains(qr_changes_new_uids(c), 5), 1);
+    u = qr_changes_updates(c, &n);
+    CHECK_UINT_EQ(n, 1);
+    CHECK(u != NULL && u == qr_changes_find(c, 1) && u->modseq == 12);
+    CHECK_UINT_EQ(qr_changes_base(c)->highestmodseq, 10);
+    CHECK_UINT_EQ(qr_changes_state(c)->highestmodseq, 13);
+    CHECK_UINT_EQ(qr_changes_flags(c), 0);
+    if (u != NULL) {
+        CHECK_INT_EQ(qr_flagset_format(&u->flags, kw, QR_FLAGSET_FORMAT_PARENS, &out), 0);
+        CHECK_STR_EQ(out.ptr, "($junk \\Seen)");
+        qr_buf_dispose(&out);
+        CHECK_INT_EQ(qr_flagset_copy(&fs, &u->flags), 0);
+    }
+    CHECK_INT_EQ(qr_flagset_add_name(&other, kw, "\\Flagged", 8), 0);
+    CHECK_INT_EQ(qr_flagset_add_keyword(&other, id), 0);
+    CHECK_INT_EQ(qr_flagset_has_keyword(&other, id), 1);
+    CHECK_INT_EQ(qr_flagset_union(&fs, &other), 0);
+    CHECK_UINT_EQ(fs.sys, QR_FLAG_SEEN | QR_FLAG_FLAGGED);
+    qr_flagset_difference(&fs, &other);
+    CHECK_INT_EQ(qr_flagset_equal(&fs, &other, 0), 0);
+    qr_flagset_clear(&other);
+    other.sys = QR_FLAG_SEEN;
+    CHECK_INT_EQ(qr_flagset_equal(&fs, &other, 0), 1);
+    qr_flagset_dispose(&fs);
+    qr_flagset_dispose(&other);
+    qr_changes_free(c);
+    qr_mbox_engine_free(e);
+
+    CHECK_INT_EQ(qr_uidset_new(&known), 0);
+    CHECK_INT_EQ(qr_uidset_add_range(known, 1, 3), 0);
+    CHECK_INT_EQ(qr_mbox_qresync_params(&qp, &st, known), 0);
+    CHECK_INT_EQ(qr_cmd_new(&cmd, "SELECT", 0), 0);
+    CHECK_INT_EQ(qr_cmd_add_mailbox(cmd, "INBOX"), 0);
+    CHECK_INT_EQ(qr_mbox_qresync_append(cmd, &qp), 0);
+    CHECK_INT_EQ(qr_cmd_render(cmd, NULL, QR_CMD_LITERAL_PLUS, QR_LOG_INFO, &out), 0);
+    CHECK_STR_EQ(out.ptr, "SELECT INBOX (QRESYNC (7 10 1:3 (1:3 1:3)))");
+    qr_buf_dispose(&out);
+    qr_cmd_free(cmd);
+    qr_mbox_qresync_params_dispose(&qp);
+    qr_uidset_free(known);
+    qr_kwtable_free(kw);
+}
+
 int main(void)
 {
     TAP_RUN(test_version_matches_headers);
@@ -308,5 +452,7 @@ int main(void)
     TAP_RUN(test_parser_through_the_shared_library);
     TAP_RUN(test_session_through_the_shared_library);
     TAP_RUN(test_auth_options_through_the_shared_library);
+    TAP_RUN(test_mbox_through_the_shared_library);
+    TAP_RUN(test_conn_through_the_shared_library);
     return tap_done();
 }
