@@ -427,6 +427,45 @@ QR_EXTERN int qr_session_want_read(const qr_session *s);
 QR_EXTERN int qr_session_want_write(const qr_session *s);
 
 /**
+ * Hold (or release) the session's input: lasting back-pressure for a
+ * body sink that cannot take more bytes now (a relay whose buffer is
+ * full).
+ *
+ * A callback's QR_PAUSE stops only the current qr_session_feed(); a
+ * driver such as qr_conn_process() feeds the rest at once. While the
+ * input is held, qr_session_feed() consumes nothing and returns QR_PAUSE,
+ * qr_session_want_read() answers 0, and qr_conn_process() neither reads
+ * nor feeds (the bytes it already read wait in its buffer) and does not
+ * count the time against its inactivity timeout. Set from inside a feed
+ * callback, the parser stops right after the current event, as with
+ * QR_PAUSE. Releasing resumes nothing by itself: the next
+ * qr_session_feed() (or qr_conn_process(), whose timeout is then 0 when
+ * bytes wait) goes on where it stopped.
+ *
+ * @param s    The session.
+ * @param hold 1 to hold, 0 to release.
+ * @return 0; QR_EINVAL for NULL.
+ *
+ * **Ownership:** nothing changes hands.
+ * @since 0.1
+ */
+QR_EXTERN int qr_session_hold_input(qr_session *s, int hold);
+
+/**
+ * Say that the stream source (qr_cmd_add_literal_stream()) that answered
+ * QR_EAGAIN has bytes now. qr_session_want_write() then answers 1 again,
+ * so a poll loop wakes for output, and qr_session_output() asks the
+ * source again. Harmless when no source waits.
+ *
+ * @param s The session.
+ * @return 0; QR_EINVAL for NULL.
+ *
+ * **Ownership:** nothing changes hands.
+ * @since 0.1
+ */
+QR_EXTERN int qr_session_source_ready(qr_session *s);
+
+/**
  * Submit a command.
  *
  * The command is sent when the queue rules allow (see the file

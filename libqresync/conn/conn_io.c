@@ -62,6 +62,8 @@ int qr_conn_awaiting(const qr_conn *c)
         return 1;
     if (!qr_session_ready(c->session))
         return 1;
+    if (qr_session_input_held(c->session))
+        return 0; /* the caller holds the input: not waiting for the server */
     qr_session_queue_counts(c->session, &pending, &inflight);
     return inflight > 0 || qr_session_want_write(c->session);
 }
@@ -199,6 +201,8 @@ static int conn_read(qr_conn *c)
     int progress = 0, rounds = 0, rc;
 
     while (!c->fatal && c->stack_ready && c->phase == QR_CPHASE_OPEN) {
+        if (qr_session_input_held(c->session))
+            break; /* qr_session_hold_input(): rbuf keeps its bytes */
         if (c->roff == c->rlen) {
             ssize_t n;
 
@@ -349,7 +353,8 @@ QR_EXTERN int qr_conn_timeout_ms(const qr_conn *c)
 
     if (c == NULL || c->fatal || c->state == QR_CONN_CLOSED)
         return -1;
-    if (c->roff < c->rlen || (c->stack_ready && qr_stack_pending_input(&c->stack)))
+    if (!qr_session_input_held(c->session) &&
+        (c->roff < c->rlen || (c->stack_ready && qr_stack_pending_input(&c->stack))))
         return 0;
     if (c->state == QR_CONN_CLOSING && c->phase != QR_CPHASE_SHUTDOWN && close_now(c))
         return 0;

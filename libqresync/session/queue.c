@@ -680,6 +680,15 @@ QR_EXTERN int qr_session_want_write(const qr_session *s)
     return s->pending != NULL && sendable(s, s->pending);
 }
 
+QR_EXTERN int qr_session_source_ready(qr_session *s)
+{
+    if (s == NULL)
+        return QR_EINVAL;
+    if (s->writer != NULL)
+        s->writer->src_wait = 0; /* qr_session_output() asks the source again */
+    return 0;
+}
+
 QR_EXTERN int qr_session_queue_counts(const qr_session *s, size_t *pending, size_t *in_flight)
 {
     if (s == NULL)

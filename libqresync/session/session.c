@@ -374,7 +374,7 @@ static void on_untagged(qr_session *s, const qr_resp *r)
 /* Anything that must stop the parser right now. */
 static int stop_now(const qr_session *s)
 {
-    return s->fatal || s->dying || s->paused;
+    return s->fatal || s->dying || s->paused || s->held;
 }
 
 static int cb_response(const qr_resp *r, void *payload)
@@ -584,6 +584,8 @@ QR_EXTERN int qr_session_feed(qr_session *s, const char *buf, size_t len, size_t
     if (s->in_feed || s->dying)
         return qr_err_set(&s->err, QR_EINVAL,
                           "feed called from a feed callback or a freed session");
+    if (s->held)
+        return QR_PAUSE; /* qr_session_hold_input(): nothing is consumed */
     qr_session_ref(s);
     s->in_feed = 1;
     s->paused = 0;
@@ -646,7 +648,20 @@ QR_EXTERN int qr_session_abort(qr_session *s, int code, const char *message)
 
 QR_EXTERN int qr_session_want_read(const qr_session *s)
 {
-    return s != NULL && !s->fatal && s->state != QR_SESSION_LOGOUT;
+    return s != NULL && !s->fatal && !s->held && s->state != QR_SESSION_LOGOUT;
+}
+
+QR_EXTERN int qr_session_hold_input(qr_session *s, int hold)
+{
+    if (s == NULL)
+        return QR_EINVAL;
+    s->held = hold != 0;
+    return 0;
+}
+
+int qr_session_input_held(const qr_session *s)
+{
+    return s != NULL && s->held && !s->fatal;
 }
 
 QR_EXTERN qr_session_state qr_session_state_get(const qr_session *s)

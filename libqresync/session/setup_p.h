@@ -89,6 +89,9 @@ typedef struct qr_setup {
 int qr_session_setup_configure(qr_session *s, const qr_setup_cfg *cfg);
 /* The switch the driver must perform now, or QR_SWITCH_NONE. */
 enum qr_switch qr_session_switch_pending(const qr_session *s);
+/* 1 while qr_session_hold_input() holds the input: the driver neither
+ * reads nor feeds, and does not count the time as waiting for the server. */
+int qr_session_input_held(const qr_session *s);
 /*
  * The driver performed the pending switch; `link` is the link now. After
  * TLS, cb_type/cb/cb_len give the channel binding (QR_AUTH_CB_NONE: none).
