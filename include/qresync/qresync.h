@@ -14,11 +14,13 @@
 #include <qresync/auth.h>
 #include <qresync/buf.h>
 #include <qresync/cmd.h>
+#include <qresync/commands.h>
 #include <qresync/conn.h>
 #include <qresync/error.h>
 #include <qresync/log.h>
 #include <qresync/loop.h>
 #include <qresync/mbox.h>
+#include <qresync/relay.h>
 #include <qresync/resp.h>
 #include <qresync/session.h>
 #include <qresync/uidset.h>

@@ -254,6 +254,15 @@ static void test_session_through_the_shared_library(void)
     CHECK_INT_EQ(qr_session_logout(s, api_session_done, counts), 0);
     CHECK_INT_EQ(qr_session_want_write(s), 1);
     CHECK_INT_EQ(qr_session_want_read(s), 1);
+    CHECK_INT_EQ(qr_session_hold_input(s, 1), 0);
+    CHECK_INT_EQ(qr_session_want_read(s), 0);
+    CHECK_INT_EQ(qr_session_feed(s, replies, 1, &used), QR_PAUSE);
+    CHECK_UINT_EQ(used, 0);
+    CHECK_INT_EQ(qr_session_hold_input(s, 0), 0);
+    CHECK_INT_EQ(qr_session_want_read(s), 1);
+    CHECK_INT_EQ(qr_session_source_ready(s), 0);
+    CHECK_INT_EQ(qr_session_hold_input(NULL, 1), QR_EINVAL);
+    CHECK_INT_EQ(qr_session_source_ready(NULL), QR_EINVAL);
     /* LOGIN is a barrier: one command goes out first. */
     CHECK_INT_EQ(qr_session_output(s, iov, 8, &n), 0);
     for (i = 0; i < n; i++)
@@ -283,6 +292,37 @@ static void test_session_through_the_shared_library(void)
     CHECK_INT_EQ(counts[0], 4);
     CHECK_INT_EQ(counts[1], 1);
     qr_session_free(s);
+}
+
+static void relay_api_done(qr_relay *r, const qr_relay_result *res, void *payload)
+{
+    (void)r;
+    (void)res;
+    (void)payload;
+}
+
+static void test_relay_through_the_shared_library(void)
+{
+    qr_relay_options o = QR_RELAY_OPTIONS_INIT;
+    qr_relay *r = NULL;
+    qr_session *a = NULL, *b = NULL;
+
+    CHECK_INT_EQ(qr_relay_options_init(&o, QR_RELAY_OPTIONS_VERSION), 0);
+    CHECK_UINT_EQ(o.ring_size, 262144);
+    CHECK_INT_EQ(qr_relay_options_init(&o, QR_RELAY_OPTIONS_VERSION + 1), QR_EINVAL);
+    o.ring_size = o.max_chunk; /* under 2 * max_chunk */
+    CHECK_INT_EQ(qr_relay_new(&r, &o), QR_EINVAL);
+    CHECK(r == NULL);
+    CHECK_INT_EQ(qr_relay_new(&r, NULL), 0);
+    CHECK_INT_EQ(qr_relay_running(r), 0);
+    CHECK_INT_EQ(qr_session_new(&a, NULL), 0);
+    CHECK_INT_EQ(qr_session_new(&b, NULL), 0);
+    CHECK_INT_EQ(qr_relay_start(r, a, 1, a, "INBOX", relay_api_done, NULL), QR_EINVAL);
+    CHECK_INT_EQ(qr_relay_start(r, a, 0, b, "INBOX", relay_api_done, NULL), QR_EINVAL);
+    CHECK_INT_EQ(qr_relay_running(r), 0);
+    qr_session_free(a);
+    qr_session_free(b);
+    qr_relay_free(r);
 }
 
 static void test_auth_options_through_the_shared_library(void)
@@ -442,6 +482,160 @@ static void test_mbox_through_the_shared_library(void)
     qr_kwtable_free(kw);
 }
 
+/* --- typed commands (commands.h) ------------------------------------------ */
+
+static size_t api_cmds_done;
+
+static int api_done(qr_session *s, const qr_session_result *r, void *p)
+{
+    (void)s;
+    (void)p;
+    api_cmds_done += r->status == QR_ECANCELED ? 1 : 1000;
+    return 0;
+}
+
+static int api_list_done(qr_session *s, const qr_session_result *r, const qr_imap_mailbox *m,
+                         size_t n, void *p)
+{
+    (void)m;
+    (void)n;
+    return api_done(s, r, p);
+}
+
+static int api_status_done(qr_session *s, const qr_session_result *r, const qr_mailbox_status *st,
+                           void *p)
+{
+    (void)st;
+    return api_done(s, r, p);
+}
+
+static int api_select_done(qr_session *s, const qr_session_result *r,
+                           const qr_imap_select_result *sel, void *p)
+{
+    (void)sel;
+    return api_done(s, r, p);
+}
+
+static int api_store_done(qr_session *s, const qr_session_result *r, const qr_uidset *m, void *p)
+{
+    (void)m;
+    return api_done(s, r, p);
+}
+
+static int api_search_done(qr_session *s, const qr_session_result *r, const qr_uidset *u, int hm,
+                           uint64_t m, int e, void *p)
+{
+    (void)u;
+    (void)hm;
+    (void)m;
+    (void)e;
+    return api_done(s, r, p);
+}
+
+static int api_append_done(qr_session *s, const qr_session_result *r, uint32_t v,
+                           const uint32_t *u, size_t n, void *p)
+{
+    (void)v;
+    (void)u;
+    (void)n;
+    return api_done(s, r, p);
+}
+
+static int api_enable_done(qr_session *s, const qr_session_result *r, const char *const *e,
+                           size_t n, void *p)
+{
+    (void)e;
+    (void)n;
+    return api_done(s, r, p);
+}
+
+/* Every typed command once: the exact lines sent, then cancelled by free. */
+static void test_commands_through_the_shared_library(void)
+{
+    static const char greeting[] = "* OK [CAPABILITY IMAP4rev1 LITERAL+ LIST-EXTENDED LIST-STATUS "
+                                   "UIDPLUS NOTIFY MULTIAPPEND ESEARCH CONDSTORE] hi\r\n";
+    static const char *const caps[] = {"QRESYNC"};
+    static const char *const fl[] = {"\\Seen"};
+    qr_imap_list_options lo = QR_IMAP_LIST_OPTIONS_INIT;
+    qr_imap_fetch_options fo = QR_IMAP_FETCH_OPTIONS_INIT;
+    qr_imap_store_options so = QR_IMAP_STORE_OPTIONS_INIT;
+    qr_imap_search_options qo = QR_IMAP_SEARCH_OPTIONS_INIT;
+    qr_imap_notify_spec ns = QR_IMAP_NOTIFY_SPEC_INIT;
+    qr_imap_append_msg am;
+    qr_session *s = NULL;
+    qr_uidset *set = NULL;
+    qr_cmd *raw = NULL;
+    char out[2048];
+    size_t used = 0, len = 0, n = 0, i;
+    qr_iov iov[64];
+
+    CHECK_INT_EQ(qr_imap_list(NULL, &lo, NULL, NULL), QR_EINVAL);
+    CHECK_INT_EQ(qr_session_new(&s, NULL), 0);
+    CHECK_INT_EQ(qr_session_feed(s, greeting, sizeof(greeting) - 1, &used), 0);
+    CHECK_INT_EQ(qr_uidset_new(&set), 0);
+    CHECK_INT_EQ(qr_uidset_add_range(set, 1, 3), 0);
+    lo.ret = QR_LIST_RET_SUBSCRIBED;
+    lo.status_items = QR_STATUS_UIDNEXT;
+    CHECK_INT_EQ(qr_imap_list(s, &lo, api_list_done, NULL), 0);
+    CHECK_INT_EQ(qr_imap_status(s, "INBOX", QR_STATUS_MESSAGES, api_status_done, NULL), 0);
+    fo.items = QR_FETCH_ITEM_FLAGS | QR_FETCH_ITEM_BODY;
+    fo.changedsince = 7;
+    CHECK_INT_EQ(qr_imap_uid_fetch(s, set, &fo, api_done, NULL), 0);
+    so.mode = QR_STORE_ADD;
+    so.silent = 1;
+    so.flags = fl;
+    so.nflags = 1;
+    so.use_unchangedsince = 1;
+    so.unchangedsince = 9;
+    CHECK_INT_EQ(qr_imap_uid_store(s, set, &so, api_store_done, NULL), 0);
+    CHECK_INT_EQ(qr_imap_uid_expunge(s, set, NULL, api_done, NULL), 0);
+    qo.modseq = 5;
+    qo.esearch = 1;
+    CHECK_INT_EQ(qr_imap_uid_search(s, &qo, api_search_done, NULL), 0);
+    memset(&am, 0, sizeof(am));
+    am.data = "hi";
+    am.len = 2;
+    CHECK_INT_EQ(qr_imap_append(s, "INBOX", &am, 1, 0, api_append_done, NULL), 0);
+    CHECK_INT_EQ(qr_imap_create(s, "a", api_done, NULL), 0);
+    CHECK_INT_EQ(qr_imap_delete(s, "a", api_done, NULL), 0);
+    CHECK_INT_EQ(qr_imap_rename(s, "a", "b", api_done, NULL), 0);
+    CHECK_INT_EQ(qr_imap_subscribe(s, "b", 1, api_done, NULL), 0);
+    ns.personal = QR_NOTIFY_MAILBOX_NAME;
+    CHECK_INT_EQ(qr_imap_notify(s, &ns, NULL, api_done, NULL), 0);
+    CHECK_INT_EQ(qr_cmd_new(&raw, "NOOP", 0), 0);
+    CHECK_INT_EQ(qr_imap_raw(s, raw, 0, NULL, api_done, NULL), 0);
+    CHECK_INT_EQ(qr_session_output(s, iov, 64, &n), 0);
+    for (i = 0; i < n && len + iov[i].len < sizeof(out); i++) {
+        memcpy(out + len, iov[i].base, iov[i].len);
+        len += iov[i].len;
+    }
+    out[len] = '\0';
+    CHECK_STR_EQ(out, "A1 LIST \"\" * RETURN (SUBSCRIBED STATUS (UIDNEXT))\r\n"
+                      "A2 STATUS INBOX (MESSAGES)\r\n"
+                      "A3 UID FETCH 1:3 (UID FLAGS BODY.PEEK[]) (CHANGEDSINCE 7)\r\n"
+                      "A4 UID STORE 1:3 (UNCHANGEDSINCE 9) +FLAGS.SILENT (\\Seen)\r\n"
+                      "A5 UID EXPUNGE 1:3\r\n"
+                      "A6 UID SEARCH RETURN (ALL) MODSEQ 5\r\n"
+                      "A7 APPEND INBOX {2+}\r\nhi\r\n"
+                      "A8 CREATE a\r\n"
+                      "A9 DELETE a\r\n"
+                      "A10 RENAME a b\r\n"
+                      "A11 SUBSCRIBE b\r\n"
+                      "A12 NOTIFY SET (personal (MailboxName))\r\n"
+                      "A13 NOOP\r\n");
+    CHECK_INT_EQ(qr_imap_enable(s, caps, 1, api_enable_done, NULL), 0);
+    CHECK_INT_EQ(qr_imap_select(s, "INBOX", QR_SELECT_CONDSTORE, NULL, NULL, api_select_done,
+                                NULL),
+                 0);
+    CHECK_INT_EQ(qr_imap_unselect(s, 0, api_done, NULL), 0);
+    CHECK_INT_EQ(qr_imap_idle(s, NULL, api_done, NULL), QR_ECAPABILITY);
+    CHECK_INT_EQ(qr_imap_idle_done(s), QR_EINVAL);
+    api_cmds_done = 0;
+    qr_session_free(s);
+    CHECK_UINT_EQ(api_cmds_done, 16);
+    qr_uidset_free(set);
+}
+
 int main(void)
 {
     TAP_RUN(test_version_matches_headers);
@@ -451,8 +645,10 @@ int main(void)
     TAP_RUN(test_cmd_through_the_shared_library);
     TAP_RUN(test_parser_through_the_shared_library);
     TAP_RUN(test_session_through_the_shared_library);
+    TAP_RUN(test_relay_through_the_shared_library);
     TAP_RUN(test_auth_options_through_the_shared_library);
     TAP_RUN(test_mbox_through_the_shared_library);
     TAP_RUN(test_conn_through_the_shared_library);
+    TAP_RUN(test_commands_through_the_shared_library);
     return tap_done();
 }
