@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Shared by store.c, schema.c and store_rows.c only: the store object and
+ * the statement helpers that turn SQLite failures into the store's errors.
+ */
+#ifndef QR_SYNC_STORE_INT_H
+#define QR_SYNC_STORE_INT_H
+
+#include <sqlite3.h>
+
+#include "sync/store_p.h"
+#include "util/error.h"
+
+struct qr_store {
+    sqlite3 *db;    /* the connection, owned; NULL once closed */
+    char *path;     /* database path as given, owned (qr_malloc) */
+    int schema_ok;  /* qr_store_schema() has succeeded: accessors allowed */
+    qr_errslot err; /* detail of the last failure */
+};
+
+/* Record SQLite failure rc while doing `what`: QR_ELOCKED for BUSY/LOCKED
+ * ("database is locked: PATH"), else QR_ESTORE ("PATH: WHAT: ERRMSG"),
+ * lib_code = rc. Returns the code. */
+int qr_store_fail(qr_store *st, int rc, const char *what);
+/* Run SQL without result rows, outside the implicit-transaction rule. */
+int qr_store_exec(qr_store *st, const char *sql);
+/* Open the implicit immediate transaction if none is open (§5.6). */
+int qr_store_begin(qr_store *st);
+/* Begin (when needed) and prepare sql into *stmt. */
+int qr_store_prepare(qr_store *st, const char *sql, sqlite3_stmt **stmt);
+/* Step a statement expected to finish (no row), then finalize it. */
+int qr_store_step_done(qr_store *st, sqlite3_stmt *stmt, const char *what);
+
+#endif /* QR_SYNC_STORE_INT_H */
