@@ -130,4 +130,61 @@ int qr_store_mapping_lookup(qr_store *st, qr_store_side side, int64_t idx, uint3
 typedef int (*qr_store_mapping_fn)(void *payload, int64_t idx, uint32_t luid, uint32_t ruid);
 int qr_store_mapping_foreach(qr_store *st, int64_t idx, qr_store_mapping_fn fn, void *payload);
 
+/* --- two-way sync queries (store_sync.c) ---------------------------------- */
+
+/* §12.2: SELECT COUNT(*) FROM mapping WHERE idx = ? */
+int qr_store_mapping_count(qr_store *st, int64_t idx, uint64_t *count);
+/* §12.2: "SELECT lUID FROM mapping WHERE idx = ? ORDER BY lUID DESC LIMIT ?" (rUID for REMOTE):
+ * fills out[0..*n) in descending order, at most max. */
+int qr_store_mapping_uids_desc(qr_store *st, qr_store_side side, int64_t idx, size_t max,
+                               uint32_t *out, size_t *n);
+/* §10 detection query: fn called per (idx, mailbox name) row, in idx order; subscribed is
+ * -1 (the query does not read it). */
+int qr_store_interrupted_foreach(qr_store *st, qr_store_mailbox_fn fn, void *payload);
+/* §10 step 2: the pending pairs of idx, ordered by lUID. */
+int qr_store_pending_foreach(qr_store *st, int64_t idx, qr_store_mapping_fn fn, void *payload);
+/* Delete the pair of one side's UID: 0 when a row was deleted, 1 when there was none (no error
+ * recorded in that case). */
+int qr_store_mapping_remove(qr_store *st, qr_store_side side, int64_t idx, uint32_t uid);
+/* §11 clean state: fn per row of the join (mailboxes m JOIN local l JOIN remote r), idx order.
+ * name, local and remote are borrowed for the call. */
+typedef int (*qr_store_state_fn)(void *payload, int64_t idx, const void *name, size_t len,
+                                 const qr_store_cursor *local, const qr_store_cursor *remote);
+int qr_store_state_foreach(qr_store *st, qr_store_state_fn fn, void *payload);
+
+/* --- APPEND journal (ours; the Perl tool ignores the table) ---
+ * Table created on demand, never by qr_store_schema():
+ *   CREATE TABLE IF NOT EXISTS qr_append_journal (
+ *     idx INTEGER NOT NULL, target INTEGER NOT NULL, srcUID INTEGER NOT NULL,
+ *     size INTEGER NOT NULL, internaldate TEXT NOT NULL,
+ *     PRIMARY KEY (idx, target, srcUID))
+ * NO foreign key (the Perl tool's --delete must keep working with foreign_keys ON).
+ * target is the destination side (0 local, 1 remote); srcUID is the UID on the other side. */
+
+/* Record one row, creating the table inside the current implicit transaction when missing; a
+ * row with the same (idx, target, srcUID) is replaced. */
+int qr_store_journal_add(qr_store *st, int64_t idx, qr_store_side target, uint32_t src_uid,
+                         uint64_t size, const char *internaldate);
+/* Rows of idx (all targets), ordered by target, srcUID; a missing table means no rows
+ * (return 0 without creating it). internaldate is borrowed for the call. */
+typedef int (*qr_store_journal_fn)(void *payload, qr_store_side target, uint32_t src_uid,
+                                   uint64_t size, const char *internaldate);
+int qr_store_journal_foreach(qr_store *st, int64_t idx, qr_store_journal_fn fn, void *payload);
+/* Delete the rows of idx (no-op when the table is missing). */
+int qr_store_journal_clear(qr_store *st, int64_t idx);
+/* Delete one row (no-op when absent). */
+int qr_store_journal_remove(qr_store *st, int64_t idx, qr_store_side target, uint32_t src_uid);
+/* 1 when the table exists and has rows for idx, 0 when not, or an error. */
+int qr_store_journal_has(qr_store *st, int64_t idx);
+
+/* --- --delete / --rename (§9) -------------------------------------------- */
+
+/* §9.1: DELETE FROM mapping/local/remote/mailboxes WHERE idx = ? (that order), then the
+ * journal rows of idx. 0 even when idx has no row. */
+int qr_store_mailbox_delete(qr_store *st, int64_t idx);
+/* §9.2 step 5: rename idx's row (if idx >= 0) to dest and the descendants of source
+ * (SOURCE\0x -> DEST\0x); *changed (may be NULL) receives the number of rows changed. */
+int qr_store_mailbox_rename(qr_store *st, int64_t idx, const void *source, size_t slen,
+                            const void *dest, size_t dlen, uint64_t *changed);
+
 #endif /* QR_SYNC_STORE_P_H */
