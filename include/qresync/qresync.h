@@ -23,6 +23,7 @@
 #include <qresync/relay.h>
 #include <qresync/resp.h>
 #include <qresync/session.h>
+#include <qresync/sync.h>
 #include <qresync/uidset.h>
 #include <qresync/version.h>
 

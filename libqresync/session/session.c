@@ -346,6 +346,11 @@ static void on_tagged(qr_session *s, const qr_resp *r)
     track_code(s, &r->text);
     if (s->fatal)
         return;
+    if (s->tap != NULL) {
+        qr_session_user_rc(s, s->tap(s, r, s->tap_payload), "tap");
+        if (s->fatal)
+            return;
+    }
     kind = c->kind;
     tagged_state(s, kind, r->cond);
     qr_queue_complete_tagged(s, c, r);
@@ -361,6 +366,13 @@ static void on_untagged(qr_session *s, const qr_resp *r)
     track(s, r);
     if (s->fatal)
         return;
+    if (s->tap != NULL) {
+        rc = s->tap(s, r, s->tap_payload);
+        qr_session_user_rc(s, rc, "tap");
+        if (s->fatal || rc < 0)
+            return;
+        rc = 0;
+    }
     c = qr_queue_claimer(s, (int)r->kind);
     if (c != NULL) {
         if (c->on_untagged != NULL)
@@ -463,6 +475,14 @@ static void cb_wire(const char *bytes, size_t len, void *payload)
 }
 
 /* --- construction ---------------------------------------------------------------- */
+
+void qr_session_set_tap(qr_session *s, qr_session_untagged_fn tap, void *payload)
+{
+    if (s == NULL)
+        return;
+    s->tap = tap;
+    s->tap_payload = payload;
+}
 
 QR_EXTERN int qr_session_options_init(qr_session_options *opts, unsigned int version)
 {

@@ -156,6 +156,9 @@ struct qr_session {
     qr_session_selected sel; /* the selected mailbox view */
     qr_setup setup;          /* connection-setup policy and switches (setup_p.h) */
 
+    qr_session_untagged_fn tap; /* qr_session_set_tap(): sees every response, or NULL */
+    void *tap_payload;          /* passed to tap */
+
     qr_dynbuf wire_in;      /* S: line being assembled (capped) */
     int wire_after_literal; /* the next S: line follows a literal */
     int wire_in_cut;        /* the current S: line was cut */
@@ -169,6 +172,14 @@ void qr_session_ref(qr_session *s);
 void qr_session_unref(qr_session *s);
 /* Map a callback's return: 0 go on; QR_PAUSE pause; < 0 fail with QR_EUSER. */
 int qr_session_user_rc(qr_session *s, int rc, const char *what);
+
+/*
+ * Internal to libqresync (the sync engines): a tap that sees every untagged
+ * and tagged response, after the session's own trackers and before the
+ * routing to commands, as the reference client's response handler does.
+ * Its return value is handled as an on_untagged callback's. NULL removes it.
+ */
+void qr_session_set_tap(qr_session *s, qr_session_untagged_fn tap, void *payload);
 
 /* --- queue.c ------------------------------------------------------------ */
 int qr_queue_submit(qr_session *s, qr_cmd *cmd, const qr_session_cmd_opts *opts,
