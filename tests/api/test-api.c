@@ -5,7 +5,11 @@
  * outside program would.
  */
 #include <qresync/qresync.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../tap.h"
 
@@ -532,8 +536,8 @@ static int api_search_done(qr_session *s, const qr_session_result *r, const qr_u
     return api_done(s, r, p);
 }
 
-static int api_append_done(qr_session *s, const qr_session_result *r, uint32_t v,
-                           const uint32_t *u, size_t n, void *p)
+static int api_append_done(qr_session *s, const qr_session_result *r, uint32_t v, const uint32_t *u,
+                           size_t n, void *p)
 {
     (void)v;
     (void)u;
@@ -624,8 +628,7 @@ static void test_commands_through_the_shared_library(void)
                       "A12 NOTIFY SET (personal (MailboxName))\r\n"
                       "A13 NOOP\r\n");
     CHECK_INT_EQ(qr_imap_enable(s, caps, 1, api_enable_done, NULL), 0);
-    CHECK_INT_EQ(qr_imap_select(s, "INBOX", QR_SELECT_CONDSTORE, NULL, NULL, api_select_done,
-                                NULL),
+    CHECK_INT_EQ(qr_imap_select(s, "INBOX", QR_SELECT_CONDSTORE, NULL, NULL, api_select_done, NULL),
                  0);
     CHECK_INT_EQ(qr_imap_unselect(s, 0, api_done, NULL), 0);
     CHECK_INT_EQ(qr_imap_idle(s, NULL, api_done, NULL), QR_ECAPABILITY);
@@ -634,6 +637,59 @@ static void test_commands_through_the_shared_library(void)
     qr_session_free(s);
     CHECK_UINT_EQ(api_cmds_done, 16);
     qr_uidset_free(set);
+}
+
+/* The sync engine: a server without LIST-EXTENDED is refused with the
+ * reference's message, after the database file was created and locked. */
+static void sync_api_log(const qr_sync_log_line *line, void *payload)
+{
+    char *last = payload;
+
+    if (line->level == QR_LOG_ERROR)
+        snprintf(last, 256, "%d:%s", (int)line->component, line->text);
+}
+
+static void test_sync_through_the_shared_library(void)
+{
+    qr_conn_options o = QR_CONN_OPTIONS_INIT;
+    qr_sync_options so;
+    qr_conn *c[2] = {NULL, NULL};
+    qr_sync *s = NULL;
+    char dir[] = "/tmp/qr-api-sync-XXXXXX", db[64], last[256] = "";
+    struct stat stb;
+    int i;
+
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(db, sizeof(db), "%s/db.sqlite", dir);
+    CHECK_INT_EQ(qr_sync_options_init(&so, QR_SYNC_OPTIONS_VERSION), 0);
+    CHECK_INT_EQ(qr_sync_options_init(&so, QR_SYNC_OPTIONS_VERSION + 1), QR_EINVAL);
+    CHECK_INT_EQ(qr_sync_new(&s, &so), QR_EINVAL); /* no connections, no database */
+    CHECK(s == NULL);
+    o.type = QR_CONN_TUNNEL;
+    o.compress = 0;
+    o.command = "printf '* PREAUTH [CAPABILITY IMAP4rev1 UIDPLUS] hi\\r\\n'; sleep 5";
+    for (i = 0; i < 2; i++)
+        CHECK_INT_EQ(qr_conn_new(&c[i], &o), 0);
+    so.conn[0] = c[0];
+    so.conn[1] = c[1];
+    so.database = db;
+    so.log_fn = sync_api_log;
+    so.log_payload = last;
+    CHECK_INT_EQ(qr_sync_new(&s, &so), 0);
+    CHECK_INT_EQ(qr_sync_open(s), 0);
+    CHECK_INT_EQ(stat(db, &stb), 0);
+    CHECK(qr_sync_selected(s, QR_SYNC_LOCAL) == NULL);
+    CHECK_INT_EQ(qr_sync_run(s), QR_ECAPABILITY);
+    CHECK_STR_EQ(last, "0:ERROR: Non LIST-EXTENDED-capable IMAP server.");
+    CHECK_INT_EQ(qr_sync_last_error(s)->code, QR_ECAPABILITY);
+    CHECK_STR_EQ(qr_sync_last_error(s)->message, "Non LIST-EXTENDED-capable IMAP server.");
+    CHECK_INT_EQ(qr_sync_error_component(s), QR_SYNC_COMP_NONE);
+    CHECK_INT_EQ((int)qr_sync_stats_get(s)->mailboxes, 0);
+    qr_sync_free(s);
+    for (i = 0; i < 2; i++)
+        qr_conn_free(c[i]);
+    unlink(db);
+    rmdir(dir);
 }
 
 int main(void)
@@ -650,5 +706,6 @@ int main(void)
     TAP_RUN(test_mbox_through_the_shared_library);
     TAP_RUN(test_conn_through_the_shared_library);
     TAP_RUN(test_commands_through_the_shared_library);
+    TAP_RUN(test_sync_through_the_shared_library);
     return tap_done();
 }
