@@ -290,7 +290,10 @@ QR_EXTERN int qr_sync_open(qr_sync *s)
     qr_errslot_clear(&es);
     rc = qr_store_open(&s->st, s->database, (s->o.flags & QR_SYNC_WATCH) ? QR_STORE_WATCH : 0, &es);
     if (rc != 0) {
-        s->err = es;
+        const qr_error *e = qr_errslot_get(&es);
+
+        qr_err_set(&s->err, rc, "%s", e->message);
+        qr_errslot_set_lib_code(&s->err, e->lib_code);
         s->failed = rc;
         s->err_comp = QR_SYNC_COMP_DATABASE;
         return rc;

@@ -155,7 +155,7 @@ static int64_t parse_date(const char *t)
         int yy = y - (m < 2);
         int era = (yy >= 0 ? yy : yy - 399) / 400;
         int yoe = yy - era * 400;
-        int mp = (m + 9) % 12;
+        int mp = (m + 10) % 12; /* March = 0 */
         int doy = (153 * mp + 2) / 5 + d - 1;
         int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 
@@ -230,6 +230,11 @@ static int on_cand(qr_session *ss, const qr_resp *r, void *payload)
     return 0;
 }
 
+static int cand_done(qr_session *ss, const qr_session_result *res, void *payload)
+{
+    return sy_done_fatal(ss, res, ((cand_list *)payload)->sd);
+}
+
 static int cmp_cand(const void *a, const void *b)
 {
     const cand *x = a, *y = b;
@@ -261,7 +266,7 @@ static int adopt_side(struct qr_sync *s, size_t mi, int t, jlist *jl, uint64_t *
         qr_cmd_free(cmd);
         return sy_fail(s, rc, sy_comp(sd), NULL, "UID FETCH: %s", qr_strerror(rc));
     }
-    rc = sy_submit(sd, cmd, QR_CLAIM(QR_RESP_FETCH), sy_done_fatal, on_cand, &cl);
+    rc = sy_submit(sd, cmd, QR_CLAIM(QR_RESP_FETCH), cand_done, on_cand, &cl);
     if (rc == 0)
         rc = sy_wait(s);
     if (rc == 0 && cl.n > 0)
