@@ -16,16 +16,26 @@ and the whole second line (Perl build information) are not compared.
 
 EXPECTED_DIFFERENCES are the deliberate changes (docs/compatibility.md): for
 those, our output is checked against the given text and the reference's output
-is printed as a diagnostic.  Prints TAP.
+is printed as a diagnostic.
+
+With a second argument, the interimap program itself (tools/interimap/) is
+also compared, run with argv[0] "/usr/bin/interimap": every interimap case
+above, the cases of PROGRAM_SAME that only the program can reproduce (the
+"Cleaning up..." debug line the reference prints at every exit, the log file,
+connection settings refused when the connection is created), the commands it
+refuses for now (PROGRAM_UNSUPPORTED) and the database lock, held by this
+script with SQLite's BEGIN EXCLUSIVE.  Prints TAP.
 """
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 
 DRIVER = sys.argv[1]
+PROGRAM = sys.argv[2] if len(sys.argv) > 2 else None
 REF = {"interimap": "/usr/bin/interimap", "pullimap": "/usr/bin/pullimap"}
 
 TUNNELS = "[local]\ntype = tunnel\ncommand = /bin/false\n[remote]\ntype = tunnel\ncommand = /bin/false\n"
@@ -147,7 +157,43 @@ EXPECTED_DIFFERENCES = [
      "Invalid address localhost\n", 255),
 ]
 
+# interimap cases only the program reproduces (cli-driver stops earlier); a
+# "{root}" in the configuration is the temporary tree.
+NO_LOCAL_COMMAND = "[local]\ntype = tunnel\n[remote]\ntype = tunnel\ncommand = /bin/false\n"
+PROGRAM_SAME = [
+    (["--debug", "--help"], None),
+    (["--debug", "--version"], None),
+    (["--debug", "--bogus"], None),
+    (["--debug", "--delete"], None),
+    (["--debug", "--version", "--debug"], None),
+    (["--debug", "--config=nonexistent"], None),
+    (["--debug", "--target=x", "--delete", "a"], TUNNELS),
+    (["--debug"], "[local]\nhost =\n[remote]\n"),
+    ([], "logfile = {root}/missing/interimap.log\n" + TUNNELS),
+    (["--debug"], "logfile = {root}/missing/interimap.log\n" + TUNNELS),
+    ([], NO_LOCAL_COMMAND),
+    (["-q"], NO_LOCAL_COMMAND),
+    ([], "database = /nonexistent/x.db\n" + TUNNELS),
+    (["--debug"], "database = /nonexistent/x.db\n" + TUNNELS),
+]
+
+# Commands the engine cannot run yet: one line, status 255, after the
+# reference's validation and before the database is created.
+PROGRAM_UNSUPPORTED = [
+    (["--repair"], "--repair"),
+    (["--repair", "INBOX"], "--repair"),
+    (["--delete", "x"], "--delete"),
+    (["--target=local,database", "--delete", "x"], "--delete"),
+    (["--rename", "a", "b"], "--rename"),
+    (["--watch"], "--watch"),
+    (["--watch=30"], "--watch"),
+    (["--notify"], "--notify"),
+    (["--notify", "--watch=5"], "--notify"),
+    (["-q", "--debug", "--rename", "a", "b"], "--rename"),
+]
+
 PERL_AT = re.compile(r" at /\S+ line \d+\.$", re.M)
+LOG_STAMP = re.compile(r"^[A-Z][a-z]{2} [ 123]\d \d\d:\d\d:\d\d\.\d{1,6} ", re.M)
 
 
 class Env:
@@ -162,21 +208,45 @@ class Env:
         if config is not None:
             os.makedirs(os.path.dirname(cfg))
             with open(cfg, "w", encoding="utf-8") as f:
-                f.write(config)
+                f.write(config.replace("{root}", self.root))
         env = {"HOME": os.path.join(self.root, "home"), "PATH": "/usr/bin:/bin",
                "XDG_CONFIG_HOME": os.path.join(self.root, "cfg"),
                "XDG_DATA_HOME": os.path.join(self.root, "data"), "LC_ALL": "C.UTF-8"}
         return env, cfg
 
-    def run(self, argv, tool, config):
+    def run(self, argv, tool, config, executable=None, lock=False):
+        """Run argv (argv[0] as given, the file run is executable if set).
+        lock: hold the default database locked (BEGIN EXCLUSIVE) meanwhile."""
         env, cfg = self.prepare(tool, config)
+        holder = self.lock_database() if lock else None
         try:
-            p = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                               timeout=30)
+            p = subprocess.run(argv, executable=executable, env=env, stdin=subprocess.DEVNULL,
+                               capture_output=True, timeout=30)
         except subprocess.TimeoutExpired:
             return ("", "TIMEOUT", -1, cfg)
+        finally:
+            if holder is not None:
+                holder.rollback()
+                holder.close()
         return (p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace"),
                 p.returncode, cfg)
+
+    def path(self, *parts):
+        return os.path.join(self.root, *parts)
+
+    def lock_database(self):
+        os.makedirs(self.path("data", "interimap"), exist_ok=True)
+        db = sqlite3.connect(self.path("data", "interimap", "localhost.db"),
+                             isolation_level=None)
+        db.execute("BEGIN EXCLUSIVE")
+        return db
+
+    def read(self, *parts):
+        try:
+            with open(self.path(*parts), encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
 
 
 def normalise(out, err, rc):
@@ -189,38 +259,117 @@ def normalise(out, err, rc):
     return out, err, rc
 
 
+class Tap:
+    def __init__(self):
+        self.n = self.failed = 0
+
+    def result(self, ok, label, diag=()):
+        self.n += 1
+        self.failed += not ok
+        print(f"{'ok' if ok else 'not ok'} {self.n} - {label}")
+        for line in diag:
+            print(f"#   {line}")
+
+
+def label(what, tool, args, config):
+    return f"{what}: {tool} {args!r}{' with config' if config is not None else ''}"
+
+
+def run_driver_cases(env, tap):
+    for tool, args, config in SAME:
+        ref = normalise(*env.run([REF[tool]] + args, tool, config)[:3])
+        ours = normalise(*env.run([DRIVER, tool] + args, tool, config)[:3])
+        tap.result(ref == ours, label("same", tool, args, config),
+                   () if ref == ours else (f"reference: {ref!r}", f"ours:      {ours!r}"))
+    for tool, args, config, want_err, want_rc in EXPECTED_DIFFERENCES:
+        ref = normalise(*env.run([REF[tool]] + args, tool, config)[:3])
+        out, err, rc, cfg = env.run([DRIVER, tool] + args, tool, config)
+        want = want_err.replace("{cfg}", cfg)
+        ok = err == want and rc == want_rc and ref[1:] != (err, rc)
+        diag = [f"reference: {ref[1]!r} status {ref[2]}"]
+        if not ok:
+            diag += [f"ours:      {err!r} status {rc}", f"wanted:    {want!r} {want_rc}"]
+        tap.result(ok, f"differs: {tool} {args!r}", diag)
+
+
+def run_program(env, args, config, lock=False):
+    """The interimap program as /usr/bin/interimap (for --version's $0)."""
+    return env.run([REF["interimap"]] + args, "interimap", config, executable=PROGRAM, lock=lock)
+
+
+def program_same(env, tap, args, config):
+    ref = normalise(*env.run([REF["interimap"]] + args, "interimap", config)[:3])
+    ours = normalise(*run_program(env, args, config)[:3])
+    tap.result(ref == ours, label("program same", "interimap", args, config),
+               () if ref == ours else (f"reference: {ref!r}", f"ours:      {ours!r}"))
+
+
+def run_program_cases(env, tap):
+    for tool, args, config in SAME:
+        if tool == "interimap":
+            program_same(env, tap, args, config)
+    for args, config in PROGRAM_SAME:
+        program_same(env, tap, args, config)
+    for tool, args, config, want_err, want_rc in EXPECTED_DIFFERENCES:
+        if tool != "interimap":
+            continue
+        out, err, rc, cfg = run_program(env, args, config)
+        want = want_err.replace("{cfg}", cfg)
+        ok = err == want and rc == want_rc and out == ""
+        tap.result(ok, f"program differs: {args!r}",
+                   () if ok else (f"ours:   {err!r} status {rc}", f"wanted: {want!r} {want_rc}"))
+    for args, command in PROGRAM_UNSUPPORTED:
+        ref = normalise(*env.run([REF["interimap"]] + args, "interimap", TUNNELS)[:3])
+        out, err, rc, _ = run_program(env, args, TUNNELS)
+        want = f"interimap: {command} is not supported by this version yet\n"
+        if "--debug" in args:
+            want += "Cleaning up...\n"
+        created = os.path.exists(env.path("data", "interimap", "localhost.db"))
+        ok = (out, err, rc, created) == ("", want, 255, False)
+        diag = [f"reference: {ref[1]!r} status {ref[2]}"]
+        if not ok:
+            diag += [f"ours:      {err!r} status {rc} database created: {created}"]
+        tap.result(ok, f"program refuses: {args!r}", diag)
+    program_lock_cases(env, tap)
+
+
+def program_lock_cases(env, tap):
+    """The database is opened and locked before any server is contacted."""
+    logged = "logfile = {root}/interimap.log\n" + TUNNELS
+    for args, config in (([], TUNNELS), (["-q"], TUNNELS), (["--debug"], logged)):
+        results = []
+        for prog in (None, PROGRAM):
+            out, err, rc, _ = env.run([REF["interimap"]] + args, "interimap", config,
+                                      executable=prog, lock=True)
+            log = env.read("interimap.log")
+            results.append((out, PERL_AT.sub("", err), rc, log))
+        ref, ours = results
+        db = env.path("data", "interimap", "localhost.db")
+        want_err = f"database is locked: {db}\n"
+        ok = ("database is locked" in ref[1] and ref[2] != 0 and ours[:3] == ("", want_err, 255))
+        if config is logged:
+            # Both write the debug line "Cleaning up..." to the log file with the
+            # reference's timestamp, and nothing else.
+            ok = ok and LOG_STAMP.sub("TS ", ref[3] or "") == "TS Cleaning up...\n"
+            ok = ok and LOG_STAMP.sub("TS ", ours[3] or "") == "TS Cleaning up...\n"
+        tap.result(ok, f"program database locked: {args!r}",
+                   () if ok else (f"reference: {ref!r}", f"ours:      {ours!r}"))
+
+
 def main():
     if not all(os.access(p, os.X_OK) for p in REF.values()):
         print("1..0 # SKIP reference interimap/pullimap not installed")
         return 0
     env = Env()
-    n = failed = 0
+    tap = Tap()
     try:
-        for tool, args, config in SAME:
-            n += 1
-            ref = normalise(*env.run([REF[tool]] + args, tool, config)[:3])
-            ours = normalise(*env.run([DRIVER, tool] + args, tool, config)[:3])
-            ok = ref == ours
-            failed += not ok
-            print(f"{'ok' if ok else 'not ok'} {n} - same: {tool} {args!r}"
-                  f"{' with config' if config is not None else ''}")
-            if not ok:
-                print(f"#   reference: {ref!r}\n#   ours:      {ours!r}")
-        for tool, args, config, want_err, want_rc in EXPECTED_DIFFERENCES:
-            n += 1
-            ref = normalise(*env.run([REF[tool]] + args, tool, config)[:3])
-            out, err, rc, cfg = env.run([DRIVER, tool] + args, tool, config)
-            want = want_err.replace("{cfg}", cfg)
-            ok = err == want and rc == want_rc and ref[1:] != (err, rc)
-            failed += not ok
-            print(f"{'ok' if ok else 'not ok'} {n} - differs: {tool} {args!r}")
-            print(f"#   reference: {ref[1]!r} status {ref[2]}")
-            if not ok:
-                print(f"#   ours:      {err!r} status {rc}\n#   wanted:    {want!r} {want_rc}")
+        run_driver_cases(env, tap)
+        if PROGRAM is not None:
+            run_program_cases(env, tap)
     finally:
         shutil.rmtree(env.root, ignore_errors=True)
-    print(f"1..{n}")
-    return 1 if failed else 0
+    print(f"1..{tap.n}")
+    return 1 if tap.failed else 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * log.c: interimap's log sink (log.h).
+ *
+ * Every line is assembled in memory and written with one write(2) per
+ * destination, so a line is never interleaved with another process's
+ * output in an O_APPEND log file and nothing sits in a stdio buffer when
+ * the program is killed. Write errors are ignored on purpose (SIGPIPE is
+ * ignored by main.c; a closed stderr must not stop a synchronisation).
+ *
+ * Mapping of the library's lines:
+ *
+ *   qr_sync lines  DEBUG -> IM_DEBUG; ERROR, WARNING, INFO -> IM_LOG; the
+ *                  text is final ("WARNING: ..." included); the component
+ *                  gives %n, the line's mailbox %m; QR_SYNC_LOG_QUIET is
+ *                  honoured under --quiet.
+ *   qr_conn lines  the connection's name gives %n and the mailbox
+ *                  selected on that side (qr_sync_selected(), through the
+ *                  side's getter) %m. Wire lines: IM_DEBUG, client lines
+ *                  through im_log_wire_out_text(); DEBUG/TRACE events:
+ *                  IM_DEBUG; INFO (an [ALERT]): IM_LOG, never quiet, as
+ *                  the reference; WARNING: IM_LOG "WARNING: TEXT"; ERROR:
+ *                  IM_DEBUG "ERROR: TEXT" (the engine logs the failure
+ *                  itself, with its component, so printing it here too
+ *                  would show it twice).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exitcodes.h"
+#include "log.h"
+#include "xalloc.h"
+
+static void default_clock(struct timeval *now)
+{
+    gettimeofday(now, NULL);
+}
+
+void im_log_init(struct im_log *lg, const char *prefix_format, int quiet, int err_fd)
+{
+    memset(lg, 0, sizeof(*lg));
+    lg->prefix = qrt_logprefix_new(prefix_format ? prefix_format : QRT_LOGPREFIX_DEFAULT);
+    lg->err_fd = err_fd;
+    lg->file_fd = -1;
+    lg->quiet = quiet;
+    lg->clock = default_clock;
+}
+
+int im_log_open_file(struct im_log *lg, const char *path, struct qrt_err *err)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+
+    if (fd < 0)
+        return qrt_err_set(err, QRT_EXIT_FATAL, "Can't open %s: %s", path, strerror(errno));
+    if (lg->file_fd >= 0)
+        close(lg->file_fd);
+    lg->file_fd = fd;
+    return 0;
+}
+
+void im_log_close(struct im_log *lg)
+{
+    im_log_status(lg, NULL);
+    if (lg->file_fd >= 0)
+        close(lg->file_fd);
+    lg->file_fd = -1;
+    qrt_logprefix_free(lg->prefix);
+    lg->prefix = NULL;
+}
+
+size_t im_log_timestamp(char *buf, size_t size, const struct timeval *tv)
+{
+    struct tm tm;
+    time_t t = tv->tv_sec;
+    size_t n;
+    int k;
+
+    if (localtime_r(&t, &tm) == NULL)
+        memset(&tm, 0, sizeof(tm));
+    n = strftime(buf, size, "%b %e %H:%M:%S", &tm);
+    if (n == 0)
+        return 0;
+    k = snprintf(buf + n, size - n, ".%ld", (long)tv->tv_usec);
+    if (k < 0 || (size_t)k >= size - n)
+        return 0;
+    return n + (size_t)k;
+}
+
+/* Write everything, retrying after EINTR; errors are dropped. */
+static void write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        p += w;
+        len -= (size_t)w;
+    }
+}
+
+/* A copy of s with bytes 0x00-0x1F and 0x7F written \xHH. */
+static char *escape_controls(const char *s)
+{
+    size_t n = 0;
+    char *out, *q;
+
+    for (const char *p = s; *p != '\0'; p++)
+        n += ((unsigned char)*p < 0x20 || *p == 0x7f) ? 4 : 1;
+    out = q = qrt_xmalloc(n + 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            q += sprintf(q, "\\x%02x", *p);
+        else
+            *q++ = (char)*p;
+    }
+    *q = '\0';
+    return out;
+}
+
+static void to_stderr(struct im_log *lg, const char *line, size_t len)
+{
+    im_log_status(lg, NULL);
+    write_all(lg->err_fd, line, len);
+}
+
+static void to_file(struct im_log *lg, const char *line, size_t len)
+{
+    char ts[64];
+    struct timeval now;
+    size_t n;
+    char *buf;
+
+    lg->clock(&now);
+    n = im_log_timestamp(ts, sizeof(ts), &now);
+    buf = qrt_xmalloc(n + 1 + len);
+    memcpy(buf, ts, n);
+    buf[n] = ' ';
+    memcpy(buf + n + 1, line, len);
+    write_all(lg->file_fd, buf, n + 1 + len);
+    free(buf);
+}
+
+void im_log_write(struct im_log *lg, enum im_channel ch, unsigned flags, const char *name,
+                  const char *mailbox, const char *text)
+{
+    char *mbx = mailbox ? escape_controls(mailbox) : NULL;
+    char *prefix = qrt_logprefix_render(lg->prefix, name, mbx);
+    size_t plen = strlen(prefix), tlen = strlen(text);
+    char *line;
+
+    free(mbx);
+    if ((flags & IM_LOG_QUIET) && lg->quiet) {
+        free(prefix);
+        return;
+    }
+    line = qrt_xmalloc(plen + tlen + 2);
+    memcpy(line, prefix, plen);
+    memcpy(line + plen, text, tlen);
+    line[plen + tlen] = '\n';
+    line[plen + tlen + 1] = '\0';
+    if (lg->file_fd >= 0)
+        to_file(lg, line, plen + tlen + 1);
+    if (ch == IM_LOG || lg->file_fd < 0)
+        to_stderr(lg, line, plen + tlen + 1);
+    free(line);
+    free(prefix);
+}
+
+void im_log_printf(struct im_log *lg, enum im_channel ch, unsigned flags, const char *name,
+                   const char *mailbox, const char *fmt, ...)
+{
+    va_list ap;
+    char *text = NULL;
+    int n;
+
+    va_start(ap, fmt);
+    n = vasprintf(&text, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        qrt_oom();
+    im_log_write(lg, ch, flags, name, mailbox, text);
+    free(text);
+}
+
+void im_log_status(struct im_log *lg, const char *text)
+{
+    size_t len = text ? strlen(text) : 0, width = len > lg->status_len ? len : lg->status_len;
+    char *buf;
+
+    if (text == NULL && lg->status_len == 0)
+        return;
+    /* "\r", the text padded over the previous one, then "\r" when erasing. */
+    buf = qrt_xmalloc(width + 3);
+    buf[0] = '\r';
+    memset(buf + 1, ' ', width);
+    if (text != NULL)
+        memcpy(buf + 1, text, len);
+    buf[width + 1] = '\r';
+    write_all(lg->err_fd, buf, text ? width + 1 : width + 2);
+    free(buf);
+    lg->status_len = len;
+}
+
+const char *im_log_component_name(qr_sync_component c)
+{
+    switch (c) {
+    case QR_SYNC_COMP_LOCAL:
+        return "local";
+    case QR_SYNC_COMP_REMOTE:
+        return "remote";
+    case QR_SYNC_COMP_DATABASE:
+        return "database";
+    case QR_SYNC_COMP_NONE:
+        break;
+    }
+    return NULL;
+}
+
+void im_log_sync_cb(const qr_sync_log_line *line, void *payload)
+{
+    struct im_log *lg = payload;
+    char *text = qrt_xstrndup(line->text, line->len);
+
+    im_log_write(lg, line->level >= QR_LOG_DEBUG ? IM_DEBUG : IM_LOG,
+                 (line->flags & QR_SYNC_LOG_QUIET) ? IM_LOG_QUIET : 0,
+                 im_log_component_name(line->component), line->mailbox, text);
+    free(text);
+}
+
+/* Whether p (n bytes) starts with "<redacted>". */
+static int at_marker(const char *p, size_t n)
+{
+    return n >= 10 && memcmp(p, "<redacted>", 10) == 0;
+}
+
+char *im_log_wire_out_text(const char *text, size_t len)
+{
+    /* Each "<redacted>" (10 bytes) becomes at most "[REDACTED]" (10). */
+    char *out = qrt_xmalloc(len + 4), *q = out;
+    size_t i = 0;
+
+    if (len < 3 || memcmp(text, "C: ", 3) != 0) {
+        memcpy(q, "C: ", 3);
+        q += 3;
+    }
+    while (i < len) {
+        if (!at_marker(text + i, len - i)) {
+            *q++ = text[i++];
+            continue;
+        }
+        memcpy(q, "[REDACTED]", 10);
+        q += 10;
+        i += 10;
+        while (i < len && text[i] == ' ' && at_marker(text + i + 1, len - i - 1))
+            i += 11;
+    }
+    *q = '\0';
+    return out;
+}
+
+void im_log_conn_cb(qr_log_level level, qr_log_category category, const char *text, size_t len,
+                    void *payload)
+{
+    const struct im_log_side *side = payload;
+    const char *mailbox = side->selected ? side->selected(side->selected_arg) : NULL;
+    char *line;
+
+    if (category == QR_LOG_WIRE_OUT)
+        line = im_log_wire_out_text(text, len);
+    else if (category == QR_LOG_WIRE_IN && (len < 3 || memcmp(text, "S: ", 3) != 0)) {
+        if (asprintf(&line, "S: %.*s", (int)len, text) < 0)
+            qrt_oom();
+    } else if (category == QR_LOG_EVENT && level <= QR_LOG_WARNING) {
+        if (asprintf(&line, "%s: %.*s", level == QR_LOG_ERROR ? "ERROR" : "WARNING", (int)len,
+                     text) < 0)
+            qrt_oom();
+    } else
+        line = qrt_xstrndup(text, len);
+    im_log_write(side->log,
+                 (category == QR_LOG_EVENT && (level == QR_LOG_INFO || level == QR_LOG_WARNING))
+                     ? IM_LOG
+                     : IM_DEBUG,
+                 0, side->name, mailbox, line);
+    free(line);
+}
