@@ -324,6 +324,162 @@ def add_mail_parser(sub):
 # --- demo ------------------------------------------------------------------------
 
 def cmd_demo(args):
+    """Two throw-away stores synchronised by interimap, when QR_DEMO_INTERIMAP
+    names the program (tests/demo.sh sets it to the built one); else the
+    rig's own self-demonstration."""
+    program = os.environ.get("QR_DEMO_INTERIMAP")
+    if program:
+        return _demo_interimap(program)
+    print("interimap is not built (QR_DEMO_INTERIMAP unset): showing the test rig itself.\n"
+          "Try the Perl reference with QR_DEMO_INTERIMAP=/usr/bin/interimap.\n")
+    return _demo_rig()
+
+
+# Sample mail of the interimap demo: (store, mailbox, subject, flags, date).
+DEMO_MAIL = [
+    ("local", "INBOX", "Lunch on Friday?", ["\\Seen"], "2026-11-02T12:01:00Z"),
+    ("local", "INBOX", "Quarterly numbers", ["\\Flagged", "$Work"], "2026-11-03T08:30:00Z"),
+    ("local", "Work/Reports", "Report for week 44", ["\\Seen", "$Label1"],
+     "2026-11-04T17:45:00Z"),
+    ("remote", "INBOX", "Welcome to your new mailbox", ["\\Seen"], "2026-11-01T07:00:00Z"),
+    ("remote", "INBOX", "Invoice 2026-11", ["\\Seen", "$Label2"], "2026-11-05T10:15:00Z"),
+    ("remote", "Lists/dev", "[dev] release 1.0 is out", [], "2026-11-06T21:40:00Z"),
+]
+
+
+def _demo_interimap(program):
+    """Sync two tunnel stores with PROGRAM three times, showing its output."""
+    import datetime  # only the demo needs these two
+    import hashlib
+    if not os.access(program, os.X_OK) or os.path.isdir(program):
+        print(f"demo: QR_DEMO_INTERIMAP={program}: not an executable program", file=sys.stderr)
+        return 1
+    missing = qrrig.missing_requirements(daemon=False)
+    if missing:
+        print(f"demo skipped: {'; '.join(missing)}")
+        return qrrig.SKIP
+    t0 = time.monotonic()
+    failed = False
+    with Rig() as rig:
+        stores = {"local": rig.store("store0"), "remote": rig.store("store1", separator=".")}
+        env = rig.environment()
+        print(f"interimap       {program}")
+        print(f"rig folder      {rig.root}")
+        print("local  store0   a Dovecot Maildir, hierarchy separator '/'")
+        print("remote store1   a Dovecot Maildir, hierarchy separator '.'")
+        local, remote = stores["local"], stores["remote"]
+        subjects, uids = {}, {}  # sha256 of a sample message -> subject; subject -> UID
+
+        def message(subject, body, date):
+            when = datetime.datetime.fromisoformat(date.replace("Z", "+00:00"))
+            msg = make_message(subject, body, date=when)
+            subjects[hashlib.sha256(msg).hexdigest()] = subject
+            return msg
+
+        for side, mailbox, subject, flags, date in DEMO_MAIL:
+            st = stores[side]
+            name = mailbox.replace("/", st.separator)
+            if name != "INBOX" and name not in (m["name"] for m in st.list_mailboxes()):
+                st.create(name)
+                st.subscribe(name)
+            msg = message(subject, f"{subject}\n\nA sample message of the interimap demo.\n",
+                          date)
+            uids[subject] = st.append(name, msg, flags=flags, date=date)
+        print("\nSample mail, before the first run:")
+        _demo_show(stores, subjects)
+
+        conf = os.path.join(rig.root, "interimap.conf")
+        with open(conf, "w", encoding="utf-8") as f:
+            f.write("# interimap demo: two throw-away Dovecot stores, reached as tunnels\n"
+                    f"database = {rig.root}/interimap.db\n\n"
+                    "[local]\ntype = tunnel\n"
+                    f"command = {env['QR_RIG_STORE0_COMMAND']}\nnull-stderr = YES\n\n"
+                    "[remote]\ntype = tunnel\n"
+                    f"command = {env['QR_RIG_STORE1_COMMAND']}\nnull-stderr = YES\n")
+        print(f"\nConfiguration {conf}:")
+        with open(conf, encoding="utf-8") as f:
+            for line in f:
+                print("    " + line.rstrip("\n"))
+        run_env = dict(os.environ, XDG_CONFIG_HOME=rig.root, XDG_DATA_HOME=rig.root)
+
+        def run(title):
+            print(f"\n== {title}\n$ interimap --config={conf}")
+            try:
+                res = subprocess.run([program, f"--config={conf}"], env=run_env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     timeout=300)
+            except (OSError, subprocess.TimeoutExpired) as e:
+                print(f"    demo: {e}")
+                return False
+            for line in res.stdout.decode("utf-8", "replace").splitlines():
+                print("    " + line)
+            if res.returncode != 0:
+                print(f"    (exit status {res.returncode})")
+            return res.returncode == 0
+
+        failed = not run("First run: every mailbox and message goes to the other side")
+        if not failed:
+            local.add_flags("INBOX", uids["Lunch on Friday?"], ["\\Answered"])
+            new = message("Meeting moved to 3pm", "See you there.\n", "2026-11-07T09:05:00Z")
+            remote.append("INBOX", new, flags=[], date="2026-11-07T09:05:00Z")
+            print("\nlocal:  \\Answered added to 'Lunch on Friday?'"
+                  "\nremote: a new message 'Meeting moved to 3pm' arrives in INBOX")
+            failed = not run("Second run: only what changed travels")
+        if not failed:
+            quarterly = _demo_uid(remote, "INBOX", subjects, "Quarterly numbers")
+            local.remove_flags("INBOX", uids["Quarterly numbers"], ["$Work"])
+            local.add_flags("INBOX", uids["Quarterly numbers"], ["\\Seen"])
+            remote.add_flags("INBOX", quarterly, ["$Label1"])
+            print("\nlocal:  'Quarterly numbers' gets \\Seen and loses $Work"
+                  "\nremote: the same message gets $Label1"
+                  "\nBoth sides changed it: a conflict. Each side ends with the union of "
+                  "both lists,\nso $Work, removed on one side only, stays.")
+            failed = not run("Third run: a conflict ends with the union of both flag lists")
+
+        print("\nBoth stores now:")
+        _demo_show(stores, subjects)
+        diffs = local.compare(remote, names=("local", "remote"))
+        for line in diffs:
+            print("  differs: " + line)
+        if not diffs:
+            print("local and remote agree: same mailboxes, subscriptions, messages, flags "
+                  "and dates")
+    print(f"\nstopped everything; folder removed: {not os.path.exists(rig.root)}; "
+          f"{time.monotonic() - t0:.2f} s")
+    return 1 if failed or diffs else 0
+
+
+def _demo_uid(store, mailbox, subjects, subject):
+    """The UID of the sample message SUBJECT in STORE's MAILBOX."""
+    for m in store.messages(mailbox):
+        if subjects.get(m["sha256"]) == subject:
+            return m["uid"]
+    raise RigError(f"{subject!r} not found in {mailbox}")
+
+
+def _demo_show(stores, subjects):
+    """Every message of both stores, side by side: mailbox, subject, flags
+    ('-': no flags; blank: not in that store)."""
+    rows = []
+    for side, st in stores.items():
+        for name, box in st.dump().items():
+            path = "/".join(name.split(box["delimiter"])) if box["delimiter"] else name
+            for m in box["messages"]:
+                subject = subjects.get(m["sha256"], f"(sha256 {m['sha256'][:12]})")
+                rows.append((path, subject, side, " ".join(m["flags"]) or "-"))
+    table = {}
+    for path, subject, side, flags in rows:
+        table.setdefault((path, subject), {})[side] = flags
+    head = ("mailbox", "message", "local flags", "remote flags")
+    lines = [(path, subject, f.get("local", ""), f.get("remote", ""))
+             for (path, subject), f in sorted(table.items())]
+    widths = [max(len(x[i]) for x in [head] + lines) + 2 for i in range(3)]
+    for line in [head] + lines:
+        print(("  " + "".join(x.ljust(w) for x, w in zip(line, widths)) + line[3]).rstrip())
+    print("  ('-': no flags; blank: not in that store)")
+
+
+def _demo_rig():
     missing = qrrig.missing_requirements(daemon=True)
     if missing:
         print(f"demo skipped: {'; '.join(missing)}")
