@@ -127,8 +127,9 @@ typedef struct qr_sync_stats {
     uint64_t copied_bytes[2];  /**< their bytes */
     uint64_t flags_updated[2]; /**< messages whose flags were stored on local/remote */
     uint64_t expunged[2];      /**< messages expunged on local/remote */
-    uint64_t to_copy;          /**< messages announced for copying in the current mailbox
-                                    (progress); 0 when unknown */
+    uint64_t to_copy;          /**< progress: an estimate of what the current copy pass
+                                    (one mailbox, one direction) copies: the source's EXISTS
+                                    minus the mapped messages; 0 when unknown */
     uint64_t to_copy_bytes;    /**< reserved; 0 */
     uint64_t adopted;          /**< copies of an interrupted pass adopted from the journal */
 } qr_sync_stats;
@@ -199,8 +200,9 @@ QR_EXTERN int qr_sync_options_init(qr_sync_options *opts, unsigned int version);
  * @param out  Receives it; NULL on failure.
  * @param opts The options (copied, strings and patterns too; the connections
  *             are borrowed and must outlive the qr_sync).
- * @return 0; QR_EINVAL (NULL argument, unknown version or flags, a missing
- *         connection or database path, the same connection twice); QR_ENOMEM.
+ * @return 0; QR_EINVAL (NULL argument, unknown version or flags, one
+ *         connection without the other, no database path, the same
+ *         connection twice); QR_ENOMEM.
  *
  * **Ownership:** the caller owns `*out` and frees it with qr_sync_free().
  * @since 0.1
@@ -230,11 +232,26 @@ QR_EXTERN void qr_sync_free(qr_sync *s);
 QR_EXTERN int qr_sync_open(qr_sync *s);
 
 /**
+ * Give the connections, when qr_sync_new() had none: lets a program take
+ * the database lock with qr_sync_open() before it starts any tunnel or
+ * connection, as interimap does.
+ *
+ * @param s      The synchronisation (no connections yet, not running).
+ * @param local  The local connection (borrowed; must outlive s).
+ * @param remote The remote connection (borrowed; must outlive s).
+ * @return 0; QR_EINVAL (NULL argument, the same connection twice, or
+ *         connections already given).
+ * @since 0.1
+ */
+QR_EXTERN int qr_sync_attach(qr_sync *s, qr_conn *local, qr_conn *remote);
+
+/**
  * Run one synchronisation pass: wait for the connections, list, reconcile,
  * recover, synchronise every dirty mailbox, as the file documentation says.
  *
- * @param s The synchronisation.
- * @return 0 when every mailbox was synchronised; else the first error:
+ * @param s The synchronisation (with its connections).
+ * @return 0 when every mailbox was synchronised; QR_EINVAL without
+ *         connections; else the first error:
  *         QR_ECAPABILITY (a required extension is missing), QR_EUIDVALIDITY,
  *         QR_ENO / QR_EBAD (a command refused), QR_ERROR (the pass refused
  *         to go on: a mailbox exists on one side only although the
@@ -243,7 +260,9 @@ QR_EXTERN int qr_sync_open(qr_sync *s);
  *         failed), QR_ESTORE / QR_ELOCKED (the database), QR_ENOMEM. The error line was logged
  * (level QR_LOG_ERROR) with its component; qr_sync_last_error() has the detail. Whatever was not
  *         committed is rolled back when the qr_sync is freed; the next pass
- *         resumes from the database.
+ *         resumes from the database. (A missing extension is logged as the
+ *         reference's fatal text alone, `Non LIST-EXTENDED-capable IMAP
+ *         server.`, without `ERROR: `.)
  * @since 0.1
  */
 QR_EXTERN int qr_sync_run(qr_sync *s);

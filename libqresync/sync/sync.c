@@ -33,8 +33,9 @@ QR_EXTERN int qr_sync_new(qr_sync **out, const qr_sync_options *opts)
         return QR_EINVAL;
     *out = NULL;
     if (opts == NULL || opts->version != QR_SYNC_OPTIONS_VERSION ||
-        (opts->flags & ~(QR_SYNC_WATCH | QR_SYNC_CLI_MAILBOXES)) != 0 || opts->conn[0] == NULL ||
-        opts->conn[1] == NULL || opts->conn[0] == opts->conn[1] || opts->database == NULL ||
+        (opts->flags & ~(QR_SYNC_WATCH | QR_SYNC_CLI_MAILBOXES)) != 0 ||
+        (opts->conn[0] == NULL) != (opts->conn[1] == NULL) ||
+        (opts->conn[0] != NULL && opts->conn[0] == opts->conn[1]) || opts->database == NULL ||
         (opts->npatterns > 0 && opts->patterns == NULL))
         return QR_EINVAL;
     s = qr_calloc(1, sizeof(*s));
@@ -330,8 +331,16 @@ static int check_caps(sy_side *sd)
     size_t i;
 
     for (i = 0; i < sizeof(need) / sizeof(need[0]); i++)
-        if (!qr_session_has_cap(sd->s, need[i].cap))
-            return sy_fail(sd->sync, QR_ECAPABILITY, QR_SYNC_COMP_NONE, NULL, "%s", need[i].msg);
+        if (!qr_session_has_cap(sd->s, need[i].cap)) {
+            /* a `die` of the reference: the text alone, no "ERROR: " */
+            struct qr_sync *s = sd->sync;
+
+            s->failed = QR_ECAPABILITY;
+            s->err_comp = QR_SYNC_COMP_NONE;
+            qr_err_set(&s->err, QR_ECAPABILITY, "%s", need[i].msg);
+            sy_log(s, QR_LOG_ERROR, QR_SYNC_COMP_NONE, NULL, 0, "%s", need[i].msg);
+            return QR_ECAPABILITY;
+        }
     return 0;
 }
 
@@ -398,12 +407,22 @@ static int schema(struct qr_sync *s)
     return 0;
 }
 
+QR_EXTERN int qr_sync_attach(qr_sync *s, qr_conn *local, qr_conn *remote)
+{
+    if (s == NULL || local == NULL || remote == NULL || local == remote ||
+        s->side[0].conn != NULL || s->side[1].conn != NULL)
+        return QR_EINVAL;
+    s->side[0].conn = local;
+    s->side[1].conn = remote;
+    return 0;
+}
+
 QR_EXTERN int qr_sync_run(qr_sync *s)
 {
     size_t current = SIZE_MAX;
     int rc;
 
-    if (s == NULL)
+    if (s == NULL || s->side[0].conn == NULL)
         return QR_EINVAL;
     if (s->failed)
         return s->failed;

@@ -564,6 +564,13 @@ static int copy_pass(struct qr_sync *s, size_t mi, sy_side *src, sy_side *dst, q
     if (cp.dst_name == NULL || c == NULL)
         return sy_fail(s, QR_ENOMEM, QR_SYNC_COMP_NONE, NULL, "out of memory");
     s->progress_mailbox = s->side[QR_SYNC_LOCAL].sel;
+    s->stats.to_copy = 0;
+    if (c->has & SY_EXISTS) {
+        uint64_t mapped = 0;
+
+        if (qr_store_mapping_count(s->st, s->mbx_idx[mi], &mapped) == 0 && c->exists > mapped)
+            s->stats.to_copy = c->exists - mapped;
+    }
     for (;;) {
         uint32_t since = (c->phas & SY_UIDNEXT) && c->puidnext ? c->puidnext : 1;
         uint32_t first, unext;

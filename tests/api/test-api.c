@@ -671,16 +671,21 @@ static void test_sync_through_the_shared_library(void)
     for (i = 0; i < 2; i++)
         CHECK_INT_EQ(qr_conn_new(&c[i], &o), 0);
     so.conn[0] = c[0];
-    so.conn[1] = c[1];
     so.database = db;
+    CHECK_INT_EQ(qr_sync_new(&s, &so), QR_EINVAL); /* one connection without the other */
+    so.conn[0] = NULL;
     so.log_fn = sync_api_log;
     so.log_payload = last;
     CHECK_INT_EQ(qr_sync_new(&s, &so), 0);
+    CHECK_INT_EQ(qr_sync_run(s), QR_EINVAL); /* no connections yet */
     CHECK_INT_EQ(qr_sync_open(s), 0);
+    CHECK_INT_EQ(qr_sync_attach(s, c[0], c[0]), QR_EINVAL);
+    CHECK_INT_EQ(qr_sync_attach(s, c[0], c[1]), 0);
+    CHECK_INT_EQ(qr_sync_attach(s, c[0], c[1]), QR_EINVAL);
     CHECK_INT_EQ(stat(db, &stb), 0);
     CHECK(qr_sync_selected(s, QR_SYNC_LOCAL) == NULL);
     CHECK_INT_EQ(qr_sync_run(s), QR_ECAPABILITY);
-    CHECK_STR_EQ(last, "0:ERROR: Non LIST-EXTENDED-capable IMAP server.");
+    CHECK_STR_EQ(last, "0:Non LIST-EXTENDED-capable IMAP server.");
     CHECK_INT_EQ(qr_sync_last_error(s)->code, QR_ECAPABILITY);
     CHECK_STR_EQ(qr_sync_last_error(s)->message, "Non LIST-EXTENDED-capable IMAP server.");
     CHECK_INT_EQ(qr_sync_error_component(s), QR_SYNC_COMP_NONE);

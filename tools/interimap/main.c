@@ -7,10 +7,11 @@
  * Start-up follows interimap.md §2.6: command line (§1.3 steps 1-8),
  * configuration, database path (which may create the data directory),
  * log prefix and log file, list-mailbox / list-select-opts /
- * ignore-mailbox, --target; then the two connections are created (they
- * connect concurrently once the engine drives them) and the database is
- * opened and locked with qr_sync_open() before any server is waited for,
- * so that "database is locked" comes first, as in the reference. Then the
+ * ignore-mailbox, --target; then the database is opened and locked with
+ * qr_sync_open() before any tunnel or connection starts, so that
+ * "database is locked" comes first, as in the reference; then the two
+ * connections are created (they connect concurrently once the engine
+ * drives them) and attached with qr_sync_attach(). Then the
  * `>>> interimap VERSION` debug line, and one pass of qr_sync_run().
  *
  * Exit statuses (tools/common/exitcodes.h): 0 success; 1 usage errors and
@@ -253,8 +254,6 @@ static void sync_options(struct run *r, qr_sync_options *so, const char **pats, 
     const struct qrt_interimap_args *a = &r->args;
 
     qr_sync_options_init(so, QR_SYNC_OPTIONS_VERSION);
-    so->conn[0] = r->conn[0];
-    so->conn[1] = r->conn[1];
     so->database = r->dbpath;
     so->list_reference[0] = r->set.local.list_reference;
     so->list_reference[1] = r->set.remote.list_reference;
@@ -289,28 +288,23 @@ static void sync_options(struct run *r, qr_sync_options *so, const char **pats, 
         so->flags |= QR_SYNC_WATCH;
 }
 
-/* Connections, sync object, database lock (§2.6 steps 8-9). -1 to go on. */
+/* Sync object, database lock, then the connections (§2.6 steps 8-9): the
+ * lock is taken before any tunnel starts. -1 to go on. */
 static int open_sync(struct run *r)
 {
     size_t n = r->args.n_mailboxes > r->patterns.n ? r->args.n_mailboxes : r->patterns.n;
     const char **pats = qrt_xcalloc(n + 1, sizeof(*pats));
     size_t *lens = qrt_xcalloc(n + 1, sizeof(*lens));
     qr_sync_options so;
-    int failed, rc = create_conns(r, &failed);
+    int failed, rc;
 
-    if (rc >= 0)
-        goto out;
     sync_options(r, &so, pats, lens);
     rc = qr_sync_new(&r->sync, &so);
     if (rc < 0) {
-        if (failed >= 0) {
-            rc = conn_failed(r, failed);
-        } else {
-            char msg[160];
+        char msg[160];
 
-            snprintf(msg, sizeof(msg), "interimap: %s", qr_strerror(rc));
-            rc = die(r, msg, QRT_EXIT_FATAL);
-        }
+        snprintf(msg, sizeof(msg), "interimap: %s", qr_strerror(rc));
+        rc = die(r, msg, QRT_EXIT_FATAL);
         goto out;
     }
     rc = qr_sync_open(r->sync);
@@ -320,9 +314,24 @@ static int open_sync(struct run *r)
         rc = die(r, e && e->message[0] ? e->message : qr_strerror(rc), QRT_EXIT_FATAL);
         goto out;
     }
+    rc = create_conns(r, &failed);
+    if (rc >= 0)
+        goto out;
     if (r->args.debug)
         im_log_printf(&r->log, IM_DEBUG, 0, NULL, NULL, ">>> interimap %s", qr_version());
-    rc = failed >= 0 ? conn_failed(r, failed) : -1;
+    if (failed >= 0) {
+        rc = conn_failed(r, failed);
+        goto out;
+    }
+    rc = qr_sync_attach(r->sync, r->conn[0], r->conn[1]);
+    if (rc < 0) {
+        char msg[160];
+
+        snprintf(msg, sizeof(msg), "interimap: %s", qr_strerror(rc));
+        rc = die(r, msg, QRT_EXIT_FATAL);
+        goto out;
+    }
+    rc = -1;
 out:
     free(pats);
     free(lens);
