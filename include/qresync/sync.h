@@ -151,6 +151,16 @@ typedef void (*qr_sync_progress_fn)(const qr_sync_stats *stats, const char *mail
  * not apply). @since 0.1 */
 #define QR_SYNC_CLI_MAILBOXES 0x2u
 
+/** qr_sync_options.flags: notify mode (RFC 5465 NOTIFY instead of LIST-STATUS polling;
+ * see qr_sync_idle()). @since 0.1 */
+#define QR_SYNC_NOTIFY 0x4u
+
+/** @name Targets of qr_sync_delete() and qr_sync_rename() @{ */
+#define QR_SYNC_TARGET_LOCAL    0x1u /**< the local server */
+#define QR_SYNC_TARGET_REMOTE   0x2u /**< the remote server */
+#define QR_SYNC_TARGET_DATABASE 0x4u /**< the state database */
+/** @} */
+
 /** Current version of qr_sync_options. @since 0.1 */
 #define QR_SYNC_OPTIONS_VERSION 1
 
@@ -266,6 +276,80 @@ QR_EXTERN int qr_sync_attach(qr_sync *s, qr_conn *local, qr_conn *remote);
  * @since 0.1
  */
 QR_EXTERN int qr_sync_run(qr_sync *s);
+
+/**
+ * `interimap --delete`: delete the mailboxes named by the patterns of the
+ * options (command-line names, local delimiter) on each target: DELETE on
+ * the servers where they exist, their rows in the database (committed per
+ * mailbox). Not recursive. INBOX is refused. Lists first (without RETURN
+ * options) and checks the schema, as the reference does.
+ *
+ * @param s       The synchronisation (with its connections).
+ * @param targets QR_SYNC_TARGET_* bits; 0 does nothing.
+ * @return 0; the errors of qr_sync_run(); QR_EINVAL (no connections, or
+ *         `INBOX can't be deleted`).
+ * @since 0.1
+ */
+QR_EXTERN int qr_sync_delete(qr_sync *s, unsigned int targets);
+
+/**
+ * `interimap --rename SOURCE DEST`: the two patterns of the options. DEST
+ * existing on a target aborts before anything changes; then RENAME on the
+ * servers where SOURCE was listed, and the database rows of SOURCE and its
+ * descendants renamed (committed).
+ *
+ * @param s       The synchronisation (with its connections; two patterns).
+ * @param targets QR_SYNC_TARGET_* bits.
+ * @return 0; the errors of qr_sync_run(); QR_EINVAL (not two patterns);
+ *         QR_ERROR (DEST exists).
+ * @since 0.1
+ */
+QR_EXTERN int qr_sync_rename(qr_sync *s, unsigned int targets);
+
+/**
+ * `interimap --repair`: list, reconcile and recover as qr_sync_run() does,
+ * then compare every mapped pair of every listed mailbox with a full UID
+ * and flag download on both sides, repair what is wrong (with the
+ * reference's warnings) and synchronise the mailbox.
+ *
+ * @param s The synchronisation (with its connections).
+ * @return As qr_sync_run().
+ * @since 0.1
+ */
+QR_EXTERN int qr_sync_repair(qr_sync *s);
+
+/**
+ * Watch mode: wait between two passes of qr_sync_run(). Without
+ * QR_SYNC_NOTIFY: UNSELECT (NOOP without UNSELECT) on both servers, then
+ * wait `seconds` while the connections stay served; the next
+ * qr_sync_run() lists again, so new mailboxes are picked up. With
+ * QR_SYNC_NOTIFY: the first call sends the NOTIFY commands; each call waits
+ * on both servers at once until a mailbox becomes dirty (returns at once
+ * then), or `seconds` pass (then NOOP on both). Mailbox creation,
+ * deletion and renaming notifications make the next pass list again;
+ * `[NOTIFICATIONOVERFLOW]` makes it a full pass.
+ *
+ * @param s       The synchronisation, after a successful qr_sync_run().
+ * @param seconds The longest wait.
+ * @return 0 when the next pass is due; QR_ECANCELED after
+ *         qr_sync_cancel(); a connection's error; QR_ECAPABILITY (NOTIFY
+ *         missing in notify mode).
+ * @since 0.1
+ */
+QR_EXTERN int qr_sync_idle(qr_sync *s, int seconds);
+
+/**
+ * Ask a running qr_sync_run(), qr_sync_idle() (or the other commands) to
+ * stop at the next safe point: every command in flight completes, nothing
+ * more is committed, and the call returns QR_ECANCELED. Everything not
+ * committed is rolled back at qr_sync_free(); the database stays
+ * consistent. Only sets a flag: safe to call from a signal handler (the
+ * signal also interrupts the poll() the loop sleeps in).
+ *
+ * @param s The synchronisation; NULL is a no-op.
+ * @since 0.1
+ */
+QR_EXTERN void qr_sync_cancel(qr_sync *s);
 
 /**
  * The counters of the last (or current) pass.

@@ -33,7 +33,7 @@ QR_EXTERN int qr_sync_new(qr_sync **out, const qr_sync_options *opts)
         return QR_EINVAL;
     *out = NULL;
     if (opts == NULL || opts->version != QR_SYNC_OPTIONS_VERSION ||
-        (opts->flags & ~(QR_SYNC_WATCH | QR_SYNC_CLI_MAILBOXES)) != 0 ||
+        (opts->flags & ~(QR_SYNC_WATCH | QR_SYNC_CLI_MAILBOXES | QR_SYNC_NOTIFY)) != 0 ||
         (opts->conn[0] == NULL) != (opts->conn[1] == NULL) ||
         (opts->conn[0] != NULL && opts->conn[0] == opts->conn[1]) || opts->database == NULL ||
         (opts->npatterns > 0 && opts->patterns == NULL))
@@ -93,6 +93,8 @@ QR_EXTERN void qr_sync_free(qr_sync *s)
 
     if (s == NULL)
         return;
+    if (s->loop != NULL)
+        sy_drain(s);
     for (i = 0; i < 2; i++) {
         if (s->loop != NULL && s->side[i].conn != NULL)
             qr_loop_remove(s->loop, s->side[i].conn);
@@ -244,11 +246,35 @@ int sy_submit(sy_side *sd, qr_cmd *cmd, uint32_t claims, qr_session_done_fn done
     return 0;
 }
 
+static int idle_pred(void *payload)
+{
+    struct qr_sync *s = payload;
+
+    return s->side[0].outstanding == 0 && s->side[1].outstanding == 0;
+}
+
 static int wait_pred(void *payload)
 {
     struct qr_sync *s = payload;
 
-    return s->failed || (s->side[0].outstanding == 0 && s->side[1].outstanding == 0);
+    return s->failed || s->cancelled || idle_pred(s);
+}
+
+void sy_drain(struct qr_sync *s)
+{
+    int k;
+
+    for (k = 0; k < 2; k++)
+        if (s->side[k].outstanding > 0 && s->side[k].s != NULL)
+            qr_session_cancel_all(s->side[k].s);
+    /* a cancel lets what is in flight finish, briefly */
+    if (!s->failed && !idle_pred(s))
+        (void)qr_loop_run_until(s->loop, idle_pred, s, 5000);
+    for (k = 0; k < 2; k++)
+        if (s->side[k].outstanding > 0 && s->side[k].s != NULL)
+            qr_session_abort(s->side[k].s, QR_ECANCELED, "synchronisation stopped");
+    for (k = 0; k < 2; k++)
+        s->side[k].outstanding = 0;
 }
 
 int sy_wait(struct qr_sync *s)
@@ -258,8 +284,17 @@ int sy_wait(struct qr_sync *s)
     if (s->failed)
         return s->failed;
     rc = qr_loop_run_until(s->loop, wait_pred, s, -1);
-    if (s->failed)
+    if (s->cancelled && !s->failed) {
+        sy_drain(s);
+        s->failed = QR_ECANCELED;
+        s->err_comp = QR_SYNC_COMP_NONE;
+        qr_err_set(&s->err, QR_ECANCELED, "stopped");
+        return QR_ECANCELED;
+    }
+    if (s->failed) {
+        sy_drain(s);
         return s->failed;
+    }
     if (rc != 0) {
         int i;
 
@@ -331,7 +366,8 @@ static int check_caps(sy_side *sd)
     size_t i;
 
     for (i = 0; i < sizeof(need) / sizeof(need[0]); i++)
-        if (!qr_session_has_cap(sd->s, need[i].cap)) {
+        if (!qr_session_has_cap(sd->s, need[i].cap) &&
+            !(need[i].cap == QR_CAP_LIST_STATUS && (sd->sync->o.flags & QR_SYNC_NOTIFY))) {
             /* a `die` of the reference: the text alone, no "ERROR: " */
             struct qr_sync *s = sd->sync;
 
@@ -347,6 +383,9 @@ static int check_caps(sy_side *sd)
 static int connect_both(struct qr_sync *s)
 {
     int i, rc;
+
+    if (s->connected)
+        return 0;
 
     for (i = 0; i < 2; i++) {
         rc = qr_loop_add(s->loop, s->side[i].conn);
@@ -378,6 +417,7 @@ static int connect_both(struct qr_sync *s)
         if (rc != 0)
             return rc;
     }
+    s->connected = 1;
     return 0;
 }
 
@@ -417,24 +457,56 @@ QR_EXTERN int qr_sync_attach(qr_sync *s, qr_conn *local, qr_conn *remote)
     return 0;
 }
 
-QR_EXTERN int qr_sync_run(qr_sync *s)
+QR_EXTERN void qr_sync_cancel(qr_sync *s)
 {
-    size_t current = SIZE_MAX;
+    if (s != NULL)
+        s->cancelled = 1;
+}
+
+int sy_prepare(struct qr_sync *s)
+{
     int rc;
 
-    if (s == NULL || s->side[0].conn == NULL)
-        return QR_EINVAL;
     if (s->failed)
         return s->failed;
+    if (s->cancelled)
+        return QR_ECANCELED;
     rc = qr_sync_open(s);
     if (rc != 0) {
         sy_log(s, QR_LOG_ERROR, QR_SYNC_COMP_NONE, NULL, 0, "%s", qr_errslot_get(&s->err)->message);
         return rc;
     }
+    sy_list_reset(s);
+    if ((rc = connect_both(s)) != 0 || (rc = sy_list_both(s)) != 0 || (rc = schema(s)) != 0)
+        return s->failed ? s->failed : rc;
+    return 0;
+}
+
+QR_EXTERN int qr_sync_run(qr_sync *s)
+{
+    size_t current = SIZE_MAX;
+    int notify, rc;
+
+    if (s == NULL || s->side[0].conn == NULL)
+        return QR_EINVAL;
+    if (s->failed)
+        return s->failed;
     memset(&s->stats, 0, sizeof(s->stats));
-    if ((rc = connect_both(s)) != 0 || (rc = sy_list_both(s)) != 0 || (rc = schema(s)) != 0 ||
-        (rc = sy_reconcile(s)) != 0 || (rc = sy_recover(s, &current)) != 0 ||
-        (rc = sy_load_state(s)) != 0 || (rc = sy_loop(s, current)) != 0)
+    notify = (s->o.flags & QR_SYNC_NOTIFY) != 0;
+    s->list_mode = notify ? SY_LIST_SUBSCRIBED : SY_LIST_STATUS;
+    /* notify mode lists once, then again only when notifications say so */
+    if (!notify || s->passes == 0 || s->relist) {
+        s->relist = 0;
+        s->notified = 0;
+        if ((rc = sy_prepare(s)) != 0 || (rc = sy_reconcile(s)) != 0 ||
+            (rc = sy_recover(s, &current)) != 0 || (rc = sy_load_state(s)) != 0 ||
+            (notify && (rc = sy_notify_set(s)) != 0))
+            return s->failed ? s->failed : rc;
+    }
+    s->passes++;
+    rc = sy_loop(s, current);
+    s->all_dirty = 0;
+    if (rc != 0)
         return s->failed ? s->failed : rc;
     return 0;
 }

@@ -67,6 +67,7 @@ struct sy_copy {
     int held;
     uint32_t maxuid; /* highest UID seen in the FETCH range */
     int multi;       /* target has MULTIAPPEND */
+    int envelope;    /* --repair: log `UID U from <ADDR> (DATE)` from the ENVELOPE */
 };
 
 static void msg_dispose(sy_msg *m)
@@ -414,6 +415,31 @@ static char *flags_received(const qr_resp_strlist *l)
     return out;
 }
 
+/* §4.3: `UID U from <LOCAL@DOMAIN> (INTERNALDATE)`, the first address of
+ * the first non-empty of From, Sender, Reply-To. */
+static void log_envelope(struct sy_copy *cp, const qr_resp_fetch *f)
+{
+    const qr_resp_envelope *e = f->envelope;
+    const qr_resp_address *a = NULL;
+    char addr[600] = "";
+
+    if (e != NULL) {
+        if (e->from.count > 0)
+            a = &e->from.items[0];
+        else if (e->sender.count > 0)
+            a = &e->sender.items[0];
+        else if (e->reply_to.count > 0)
+            a = &e->reply_to.items[0];
+    }
+    if (a != NULL && a->mailbox.ptr != NULL && a->host.ptr != NULL)
+        snprintf(addr, sizeof(addr), "%.*s@%.*s",
+                 (int)(a->mailbox.len > 256 ? 256 : a->mailbox.len), a->mailbox.ptr,
+                 (int)(a->host.len > 256 ? 256 : a->host.len), a->host.ptr);
+    sy_log(cp->s, QR_LOG_INFO, sy_comp(cp->src), cp->src->sel, QR_SYNC_LOG_QUIET,
+           "UID %" PRIu32 " from <%s> (%s)", f->uid, addr,
+           f->internaldate.ptr != NULL ? f->internaldate.ptr : "");
+}
+
 static int on_fetch(qr_session *ss, const qr_resp *r, void *payload)
 {
     struct sy_copy *cp = payload;
@@ -435,6 +461,8 @@ static int on_fetch(qr_session *ss, const qr_resp *r, void *payload)
     if (f->uid > cp->maxuid)
         cp->maxuid = f->uid;
     m->uid = f->uid;
+    if (cp->envelope)
+        log_envelope(cp, f);
     if (m->size == 0) {
         sy_log(cp->s, QR_LOG_WARNING, sy_comp(cp->src), cp->src->sel, 0,
                "WARNING: Ignoring new 0-length message (UID %" PRIu32 ")", f->uid);
@@ -517,12 +545,14 @@ static int fetch_done(qr_session *ss, const qr_session_result *res, void *payloa
 
 static int submit_fetch(struct sy_copy *cp, const char *range)
 {
+    const char *items = cp->envelope ? "(MODSEQ FLAGS INTERNALDATE BODY.PEEK[] ENVELOPE)"
+                                     : "(MODSEQ FLAGS INTERNALDATE BODY.PEEK[])";
     qr_session_cmd_opts co = QR_SESSION_CMD_OPTS_INIT;
     qr_cmd *cmd = NULL;
     int rc;
 
     if ((rc = qr_cmd_new(&cmd, "UID FETCH", 0)) != 0 || (rc = qr_cmd_add_raw(cmd, range)) != 0 ||
-        (rc = qr_cmd_add_raw(cmd, "(MODSEQ FLAGS INTERNALDATE BODY.PEEK[])")) != 0) {
+        (rc = qr_cmd_add_raw(cmd, items)) != 0) {
         qr_cmd_free(cmd);
         return sy_fail(cp->s, rc, sy_comp(cp->src), cp->src->sel, "UID FETCH: %s", qr_strerror(rc));
     }
@@ -542,6 +572,32 @@ static int submit_fetch(struct sy_copy *cp, const char *range)
 static int range_piece(const char *text, void *ctx)
 {
     return submit_fetch(ctx, text);
+}
+
+/* Free what a copy holds once its commands completed. */
+static void copy_dispose(struct sy_copy *cp)
+{
+    if (cp->body != NULL) {
+        msg_dispose(cp->body);
+        qr_free(cp->body);
+    }
+    batch_free(cp->cur);
+    if (cp->held)
+        qr_session_hold_input(cp->src->s, 0);
+    qr_free(cp->dst_name);
+}
+
+/* The FETCH is done: send the last batch and wait for every APPEND. */
+static int copy_finish(struct sy_copy *cp)
+{
+    int rc = sy_wait(cp->s);
+
+    if (rc == 0 && cp->cur != NULL) {
+        rc = flush(cp);
+        if (rc == 0)
+            rc = sy_wait(cp->s);
+    }
+    return rc;
 }
 
 /* One source -> target pass ("pull new messages" + the copies). */
@@ -600,12 +656,7 @@ static int copy_pass(struct qr_sync *s, size_t mi, sy_side *src, sy_side *dst, q
                 rc = sy_pieces(set, range_piece, &cp);
             qr_uidset_free(set);
             if (rc == 0)
-                rc = sy_wait(s); /* the FETCH, and the APPENDs it started */
-            if (rc == 0 && cp.cur != NULL) {
-                rc = flush(&cp);
-                if (rc == 0)
-                    rc = sy_wait(s);
-            }
+                rc = copy_finish(&cp); /* the FETCH, and the APPENDs it started */
             if (cp.maxuid >= unext)
                 unext = cp.maxuid == UINT32_MAX ? UINT32_MAX : cp.maxuid + 1;
         }
@@ -617,14 +668,40 @@ static int copy_pass(struct qr_sync *s, size_t mi, sy_side *src, sy_side *dst, q
         if (rc != 0 || unext >= c->uidnext)
             break;
     }
-    if (cp.body != NULL) {
-        msg_dispose(cp.body);
-        qr_free(cp.body);
+    copy_dispose(&cp);
+    return rc;
+}
+
+int sy_copy_uids(struct qr_sync *s, size_t mi, sy_side *src, sy_side *dst, const qr_uidset *uids,
+                 qr_uidset *created)
+{
+    struct sy_copy cp;
+    qr_uidset *none = NULL;
+    int rc;
+
+    if (qr_uidset_count(uids) == 0)
+        return 0;
+    memset(&cp, 0, sizeof(cp));
+    cp.s = s;
+    cp.mi = mi;
+    cp.src = src;
+    cp.dst = dst;
+    cp.created = created;
+    cp.envelope = 1;
+    cp.multi = qr_session_has_cap(dst->s, QR_CAP_MULTIAPPEND);
+    cp.dst_name = sy_server_name(dst, s->mbx[mi], s->mbx_len[mi], &cp.dst_len);
+    if (cp.dst_name == NULL || qr_uidset_new(&none) != 0) {
+        qr_free(cp.dst_name);
+        return sy_fail(s, QR_ENOMEM, QR_SYNC_COMP_NONE, NULL, "out of memory");
     }
-    batch_free(cp.cur);
-    if (cp.held)
-        qr_session_hold_input(src->s, 0);
-    qr_free(cp.dst_name);
+    cp.ign_src = none;
+    s->progress_mailbox = s->side[QR_SYNC_LOCAL].sel;
+    s->stats.to_copy = qr_uidset_count(uids);
+    rc = sy_pieces(uids, range_piece, &cp);
+    if (rc == 0)
+        rc = copy_finish(&cp);
+    copy_dispose(&cp);
+    qr_uidset_free(none);
     return rc;
 }
 

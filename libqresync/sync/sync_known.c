@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +24,7 @@ typedef struct pull_state {
 
 /* Move the usable modified entries of sd into out; collect the others.
  * Returns 1 when a refetch was submitted. */
-static int pull_take(sy_side *sd, sy_flagmap *out, qr_uidset *refetch, int *submitted)
+static int pull_take(sy_side *sd, sy_flagmap *out, qr_uidset *refetch, int *submitted, int full)
 {
     sy_cache *c = sy_selected(sd);
     uint32_t unext = c != NULL && (c->phas & SY_UIDNEXT) && c->puidnext ? c->puidnext : 1;
@@ -37,7 +38,7 @@ static int pull_take(sy_side *sd, sy_flagmap *out, qr_uidset *refetch, int *subm
         sy_mod *m = &sd->mods.v[i];
 
         if (m->flags != NULL && m->modseq > 0) {
-            if (m->uid < unext && m->modseq > hms) {
+            if (m->uid < unext && (full || m->modseq > hms)) {
                 rc = sy_flagmap_put(out, m->uid, m->modseq, m->flags);
                 if (rc == 0)
                     m->flags = NULL;
@@ -100,7 +101,7 @@ int sy_pull_updates(sy_side *sd, qr_uidset *vanished, sy_flagmap *modified)
     if (qr_uidset_new(&refetch) != 0)
         return sy_fail(sd->sync, QR_ENOMEM, sy_comp(sd), NULL, "out of memory");
     do {
-        rc = pull_take(sd, modified, refetch, &sub);
+        rc = pull_take(sd, modified, refetch, &sub, 0);
         if (rc == 0 && sub)
             rc = sy_wait(sd->sync);
     } while (rc == 0 && sub);
@@ -111,7 +112,7 @@ int sy_pull_updates(sy_side *sd, qr_uidset *vanished, sy_flagmap *modified)
 }
 
 /* Both sides at once. */
-static int pull_both(struct qr_sync *s, qr_uidset **v, sy_flagmap *m)
+static int pull_both(struct qr_sync *s, qr_uidset **v, sy_flagmap *m, int full)
 {
     qr_uidset *refetch[2] = {NULL, NULL};
     int rc = 0, sub[2] = {1, 1}, i;
@@ -121,7 +122,7 @@ static int pull_both(struct qr_sync *s, qr_uidset **v, sy_flagmap *m)
     while (rc == 0 && (sub[0] || sub[1])) {
         for (i = 0; i < 2 && rc == 0; i++)
             if (sub[i])
-                rc = pull_take(&s->side[i], &m[i], refetch[i], &sub[i]);
+                rc = pull_take(&s->side[i], &m[i], refetch[i], &sub[i], full);
         if (rc == 0 && (sub[0] || sub[1]))
             rc = sy_wait(s);
     }
@@ -129,6 +130,35 @@ static int pull_both(struct qr_sync *s, qr_uidset **v, sy_flagmap *m)
         rc = pull_finish(&s->side[i], v[i], &m[i]);
     qr_uidset_free(refetch[0]);
     qr_uidset_free(refetch[1]);
+    return rc;
+}
+
+int sy_pull_full(struct qr_sync *s, qr_uidset **v, sy_flagmap *m)
+{
+    int k, rc = 0;
+
+    for (k = 0; rc == 0 && k < 2; k++) {
+        sy_side *sd = &s->side[k];
+        sy_cache *c = sy_selected(sd);
+        char range[32];
+        qr_cmd *cmd = NULL;
+
+        if (c == NULL || !(c->phas & SY_UIDNEXT) || c->puidnext <= 1)
+            continue;
+        /* one command, not split (imap-client.md §7.4) */
+        snprintf(range, sizeof(range), "1:%" PRIu32, c->puidnext - 1);
+        if ((rc = qr_cmd_new(&cmd, "UID FETCH", 0)) != 0 ||
+            (rc = qr_cmd_add_raw(cmd, range)) != 0 ||
+            (rc = qr_cmd_add_raw(cmd, "(MODSEQ FLAGS)")) != 0) {
+            qr_cmd_free(cmd);
+            return sy_fail(s, rc, sy_comp(sd), sd->sel, "UID FETCH: %s", qr_strerror(rc));
+        }
+        rc = sy_submit(sd, cmd, 0, sy_done_fatal, NULL, sd);
+    }
+    if (rc == 0)
+        rc = sy_wait(s);
+    if (rc == 0)
+        rc = pull_both(s, v, m, 1);
     return rc;
 }
 
@@ -223,7 +253,7 @@ static int rm_piece(const char *text, void *ctx)
 }
 
 /* Submit the removal of uids on sd (wait with sy_wait()). */
-static int rm_submit(sy_side *sd, const qr_uidset *uids)
+int sy_remove_submit(sy_side *sd, const qr_uidset *uids)
 {
     if (qr_uidset_count(uids) == 0)
         return 0;
@@ -235,7 +265,7 @@ static int rm_submit(sy_side *sd, const qr_uidset *uids)
     return sy_pieces(uids, rm_piece, sd);
 }
 
-static void rm_end(struct qr_sync *s)
+void sy_remove_end(struct qr_sync *s)
 {
     int i;
 
@@ -247,11 +277,11 @@ static void rm_end(struct qr_sync *s)
 
 int sy_remove_messages(sy_side *sd, const qr_uidset *uids)
 {
-    int rc = rm_submit(sd, uids);
+    int rc = sy_remove_submit(sd, uids);
 
     if (rc == 0)
         rc = sy_wait(sd->sync);
-    rm_end(sd->sync);
+    sy_remove_end(sd->sync);
     return rc;
 }
 
@@ -396,7 +426,7 @@ static int cmp_mod_flags(const void *a, const void *b)
 }
 
 /* Submit the updates of `want` (uid -> flags) on sd, one STORE per flag list. */
-static int push_submit(sy_side *sd, sy_flagmap *want)
+int sy_push_submit(sy_side *sd, sy_flagmap *want)
 {
     sy_cache *c = sy_selected(sd);
     qr_uidset *set = NULL;
@@ -429,7 +459,7 @@ static int push_submit(sy_side *sd, sy_flagmap *want)
 
 /* --- known messages (§12.4) ---------------------------------------------- */
 
-static int want_put(struct qr_sync *s, sy_flagmap *m, uint32_t uid, const char *flags)
+int sy_want_put(struct qr_sync *s, sy_flagmap *m, uint32_t uid, const char *flags)
 {
     char *f = qr_strdup(flags);
 
@@ -492,9 +522,10 @@ static int known_vanished(struct qr_sync *s, int64_t idx, qr_uidset **v)
     if (rc == 0) {
         warn_dunno(s, QR_SYNC_LOCAL, dunno[0]);
         warn_dunno(s, QR_SYNC_REMOTE, dunno[1]);
-        if ((rc = rm_submit(&s->side[0], rm[0])) == 0 && (rc = rm_submit(&s->side[1], rm[1])) == 0)
+        if ((rc = sy_remove_submit(&s->side[0], rm[0])) == 0 &&
+            (rc = sy_remove_submit(&s->side[1], rm[1])) == 0)
             rc = sy_wait(s);
-        rm_end(s);
+        sy_remove_end(s);
     }
     /* DELETE FROM mapping for lV + lToRemove (the reference's order) */
     for (i = 0; i < 2 && rc == 0; i++) {
@@ -552,12 +583,12 @@ static int known_flags(struct qr_sync *s, size_t mi, int64_t idx, sy_flagmap *m)
                    "WARNING: Conflicting flag update in %s for local UID %" PRIu32
                    " (%s) and remote UID %" PRIu32 " (%s). Setting both to the union (%s).",
                    pretty ? pretty : "", l->uid, l->flags, o, r->flags, u);
-            rc = want_put(s, &want[0], l->uid, u);
+            rc = sy_want_put(s, &want[0], l->uid, u);
             if (rc == 0)
-                rc = want_put(s, &want[1], o, u);
+                rc = sy_want_put(s, &want[1], o, u);
             qr_free(u);
         } else if (r == NULL) {
-            rc = want_put(s, &want[1], o, l->flags);
+            rc = sy_want_put(s, &want[1], o, l->flags);
         }
     }
     for (i = 0; i < m[1].n && rc == 0; i++) {
@@ -574,19 +605,27 @@ static int known_flags(struct qr_sync *s, size_t mi, int64_t idx, sy_flagmap *m)
             continue;
         }
         if (sy_flagmap_find(&m[0], o) == NULL)
-            rc = want_put(s, &want[0], o, r->flags);
+            rc = sy_want_put(s, &want[0], o, r->flags);
     }
     qr_free(pretty);
     for (k = 0; k < 2 && rc == 0; k++)
-        rc = push_submit(&s->side[k], &want[k]);
+        rc = sy_push_submit(&s->side[k], &want[k]);
     if (rc == 0 && (want[0].n > 0 || want[1].n > 0))
         rc = sy_wait(s);
-    for (k = 0; k < 2; k++) {
+    for (k = 0; k < 2; k++)
         sy_flagmap_dispose(&want[k]);
+    sy_push_end(s);
+    return rc < 0 ? rc : 0;
+}
+
+void sy_push_end(struct qr_sync *s)
+{
+    int k;
+
+    for (k = 0; k < 2; k++) {
         qr_uidset_free(s->side[k].store_seen);
         s->side[k].store_seen = NULL;
     }
-    return rc < 0 ? rc : 0;
 }
 
 int sy_sync_known(struct qr_sync *s, size_t mi, int *changed)
@@ -602,7 +641,7 @@ int sy_sync_known(struct qr_sync *s, size_t mi, int *changed)
     while (rc == 0) {
         for (k = 0; k < 2; k++)
             sy_flagmap_dispose(&m[k]);
-        rc = pull_both(s, v, m);
+        rc = pull_both(s, v, m, 0);
         if (rc != 0)
             break;
         if (qr_uidset_count(v[0]) == 0 && qr_uidset_count(v[1]) == 0 && m[0].n == 0 && m[1].n == 0)

@@ -18,7 +18,7 @@
 #include "util/alloc.h"
 
 /* Text of a tagged reply as the reference prints it: `NO [CODE args] text`. */
-static void reply_text(const qr_session_result *res, char *buf, size_t cap)
+void sy_reply_text(const qr_session_result *res, char *buf, size_t cap)
 {
     const char *st = res->status == QR_ENO ? "NO" : res->status == QR_EBAD ? "BAD" : "OK";
 
@@ -122,7 +122,7 @@ static int build_list(sy_side *sd, qr_cmd **out)
     int rc;
 
     rc = qr_cmd_new(&cmd, "LIST", 0);
-    if (rc == 0 && s->select_opts != NULL) {
+    if (rc == 0 && s->select_opts != NULL && s->list_mode == SY_LIST_STATUS) {
         qr_dynbuf b;
 
         qr_dynbuf_init(&b, 4096);
@@ -153,8 +153,10 @@ static int build_list(sy_side *sd, qr_cmd **out)
     }
     if (rc == 0 && s->npatterns > 1)
         rc = qr_cmd_list_close(cmd);
-    if (rc == 0)
+    if (rc == 0 && s->list_mode == SY_LIST_STATUS)
         rc = qr_cmd_add_raw(cmd, "RETURN (SUBSCRIBED STATUS (UIDVALIDITY UIDNEXT HIGHESTMODSEQ))");
+    else if (rc == 0 && s->list_mode == SY_LIST_SUBSCRIBED)
+        rc = qr_cmd_add_raw(cmd, "RETURN (SUBSCRIBED)");
     if (rc != 0) {
         qr_cmd_free(cmd);
         return sy_fail(s, rc, sy_comp(sd), NULL, "LIST: %s", qr_strerror(rc));
@@ -276,6 +278,25 @@ static int list_side(sy_side *sd, int wait)
     return rc;
 }
 
+void sy_list_reset(struct qr_sync *s)
+{
+    size_t i;
+    int k;
+
+    for (k = 0; k < 2; k++) {
+        sy_side *sd = &s->side[k];
+
+        for (i = 0; i < sd->nlisted; i++)
+            qr_free(sd->listed[i].name);
+        sd->nlisted = 0;
+        sd->list_queued = 0;
+        sd->list_extra = 0;
+    }
+    for (i = 0; i < s->nmbx; i++)
+        qr_free(s->mbx[i]);
+    s->nmbx = 0;
+}
+
 int sy_list_both(struct qr_sync *s)
 {
     sy_side *l = &s->side[QR_SYNC_LOCAL], *r = &s->side[QR_SYNC_REMOTE];
@@ -304,7 +325,7 @@ int sy_list_both(struct qr_sync *s)
 
 /* --- reconciliation ------------------------------------------------------ */
 
-static const sy_listed *find_listed(const sy_side *sd, const char *name, size_t len)
+const sy_listed *sy_find_listed(const sy_side *sd, const char *name, size_t len)
 {
     sy_listed key;
 
@@ -380,7 +401,7 @@ static int mgmt_done(qr_session *ss, const qr_session_result *res, void *payload
         sy_log(sd->sync, QR_LOG_INFO, sy_comp(sd), NULL, QR_SYNC_LOG_QUIET, "%s %s", ok[m->kind],
                m->name);
     } else if (res->status == QR_ENO || res->status == QR_EBAD) {
-        reply_text(res, text, sizeof(text));
+        sy_reply_text(res, text, sizeof(text));
         if (m->kind == 0)
             sy_log(sd->sync, QR_LOG_WARNING, sy_comp(sd), NULL, 0,
                    "WARNING: Couldn't create mailbox %s: %s", m->name, text);
@@ -441,7 +462,7 @@ static int reconcile_one(struct qr_sync *s, char *in, size_t ilen)
             rc = sy_fail(s, QR_ENOMEM, QR_SYNC_COMP_NONE, NULL, "out of memory");
             goto out;
         }
-        e[i] = find_listed(sd[i], sn[i], sl[i]);
+        e[i] = sy_find_listed(sd[i], sn[i], sl[i]);
         ex[i] = e[i] != NULL && e[i]->exists;
         sub[i] = e[i] != NULL && e[i]->subscribed;
     }

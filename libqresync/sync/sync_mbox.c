@@ -20,7 +20,7 @@
 
 /* --- SELECT -------------------------------------------------------------- */
 
-static int select_side(struct qr_sync *s, size_t mi, sy_side *sd, int plain)
+static int select_side(struct qr_sync *s, size_t mi, sy_side *sd, int mode)
 {
     int64_t idx = s->mbx_idx[mi];
     qr_qresync_params qp;
@@ -43,8 +43,8 @@ static int select_side(struct qr_sync *s, size_t mi, sy_side *sd, int plain)
         c->uidvalidity = c->puidvalidity;
         c->has |= SY_UIDVALIDITY;
     }
-    if (!plain && (c->phas & SY_UIDVALIDITY) && (c->phas & SY_HMS) && c->phms > 0 &&
-        (c->phas & SY_UIDNEXT) && c->puidnext > 1) {
+    if (mode != SY_SELECT_PLAIN && (c->phas & SY_UIDVALIDITY) && (c->phas & SY_HMS) &&
+        c->phms > 0 && (c->phas & SY_UIDNEXT) && c->puidnext > 1) {
         qr_mbox_state saved = QR_MBOX_STATE_INIT;
         uint64_t count = 0;
         qr_uidset *known = NULL;
@@ -52,7 +52,7 @@ static int select_side(struct qr_sync *s, size_t mi, sy_side *sd, int plain)
         saved.uidvalidity = c->puidvalidity;
         saved.uidnext = c->puidnext;
         saved.highestmodseq = c->phms;
-        if (idx >= 0 && s->mbx_known[mi]) {
+        if (idx >= 0 && s->mbx_known[mi] && mode == SY_SELECT_SAMPLE) {
             uint32_t *u = qr_mallocarray(1024, sizeof(*u));
             size_t n = 0, i;
 
@@ -104,12 +104,12 @@ static int select_side(struct qr_sync *s, size_t mi, sy_side *sd, int plain)
     return sy_submit(sd, cmd, 0, sy_done_fatal, NULL, sd);
 }
 
-int sy_select_both(struct qr_sync *s, size_t mi, int plain)
+int sy_select_both(struct qr_sync *s, size_t mi, int mode)
 {
     int rc, k;
 
-    if ((rc = select_side(s, mi, &s->side[0], plain)) != 0 ||
-        (rc = select_side(s, mi, &s->side[1], plain)) != 0 || (rc = sy_wait(s)) != 0)
+    if ((rc = select_side(s, mi, &s->side[0], mode)) != 0 ||
+        (rc = select_side(s, mi, &s->side[1], mode)) != 0 || (rc = sy_wait(s)) != 0)
         return rc;
     for (k = 0; k < 2; k++) {
         if (s->side[k].sel_next != NULL) /* no [CLOSED] came: switch now */
@@ -391,35 +391,6 @@ static int idx_cb(void *payload, int64_t idx, const void *name, size_t len, int 
     return 0;
 }
 
-typedef struct pair_list {
-    uint32_t *l, *r;
-    size_t n, alloc;
-} pair_list;
-
-static int pair_cb(void *payload, int64_t idx, uint32_t luid, uint32_t ruid)
-{
-    pair_list *p = payload;
-
-    (void)idx;
-    if (p->n == p->alloc) {
-        size_t na = p->alloc ? p->alloc * 2 : 64;
-        uint32_t *a = qr_reallocarray(p->l, na, sizeof(*a)), *b;
-
-        if (a == NULL)
-            return QR_ENOMEM;
-        p->l = a;
-        b = qr_reallocarray(p->r, na, sizeof(*b));
-        if (b == NULL)
-            return QR_ENOMEM;
-        p->r = b;
-        p->alloc = na;
-    }
-    p->l[p->n] = luid;
-    p->r[p->n] = ruid;
-    p->n++;
-    return 0;
-}
-
 static int on_exists(qr_session *ss, const qr_resp *r, void *payload)
 {
     qr_uidset *set = payload;
@@ -448,7 +419,7 @@ static int exists_done(qr_session *ss, const qr_session_result *res, void *paylo
 static int recover_one(struct qr_sync *s, size_t mi)
 {
     int64_t idx = s->mbx_idx[mi];
-    pair_list pl = {NULL, NULL, 0, 0};
+    sy_pairs pl = {NULL, NULL, 0, 0};
     qr_uidset *want[2] = {NULL, NULL}, *seen[2] = {NULL, NULL}, *rm[2] = {NULL, NULL};
     qr_uidset *keep[2] = {NULL, NULL};
     qr_store_cursor cur[2];
@@ -470,7 +441,7 @@ static int recover_one(struct qr_sync *s, size_t mi)
                         qr_uidset_new(&rm[k]) != 0 || qr_uidset_new(&keep[k]) != 0))
             rc = sy_fail(s, QR_ENOMEM, QR_SYNC_COMP_NONE, NULL, "out of memory");
     }
-    if (rc == 0 && (rc = qr_store_pending_foreach(s->st, idx, pair_cb, &pl)) != 0)
+    if (rc == 0 && (rc = qr_store_pending_foreach(s->st, idx, sy_pairs_cb, &pl)) != 0)
         rc = rc == QR_ENOMEM ? sy_fail(s, rc, QR_SYNC_COMP_NONE, NULL, "out of memory")
                              : sy_store_fail(s, rc);
     for (i = 0; rc == 0 && i < pl.n; i++)
@@ -639,15 +610,23 @@ static int dirty_on(struct qr_sync *s, size_t mi, int k)
 {
     sy_side *sd = &s->side[k];
     size_t sl;
-    char *sn = sy_server_name(sd, s->mbx[mi], s->mbx_len[mi], &sl);
+    char *sn;
     int d = 0;
 
+    if (s->all_dirty)
+        return 1;
+    sn = sy_server_name(sd, s->mbx[mi], s->mbx_len[mi], &sl);
     if (sn == NULL)
         return 0;
     if (sy_cache_get(sd, sn, sl, 0) != NULL)
         d = sy_is_dirty(sd, sn, sl);
     qr_free(sn);
     return d;
+}
+
+int sy_mbx_dirty(struct qr_sync *s, size_t mi)
+{
+    return dirty_on(s, mi, 0) || dirty_on(s, mi, 1);
 }
 
 static int is_selected(const struct qr_sync *s, size_t mi)

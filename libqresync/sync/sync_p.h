@@ -40,6 +40,11 @@
 #include "util/dynbuf.h"
 #include "util/error.h"
 
+/* What LIST returns (s->list_mode). */
+#define SY_LIST_STATUS     0 /* RETURN (SUBSCRIBED STATUS (...)), with list-select-opts */
+#define SY_LIST_SUBSCRIBED 1 /* notify mode: RETURN (SUBSCRIBED) */
+#define SY_LIST_PLAIN      2 /* --delete/--rename: no RETURN, no select options */
+
 /* sy_cache.has / phas bits */
 #define SY_UIDVALIDITY 0x1u
 #define SY_UIDNEXT     0x2u
@@ -137,6 +142,14 @@ struct qr_sync {
     int failed; /* first failure code, sticky */
 
     sy_side side[2];
+    volatile int cancelled; /* qr_sync_cancel() */
+    int connected;          /* connect_both() done */
+    int list_mode;          /* SY_LIST_* */
+    int relist;             /* notify mode: list again before the next pass */
+    int notified;           /* notify mode: NOTIFY sent for the current list */
+    int all_dirty;          /* notify mode: [NOTIFICATIONOVERFLOW]: sync everything */
+    int idling;             /* inside qr_sync_idle() */
+    int passes;             /* qr_sync_run() calls done */
     qr_sync_stats stats;
     const char *progress_mailbox;
 
@@ -234,15 +247,51 @@ int sy_submit_split(sy_side *sd, const char *name, const qr_uidset *set, const c
                     uint32_t claims, qr_session_done_fn done, qr_session_untagged_fn on_untagged,
                     void *payload, size_t *count);
 
+/* Connect (once), list, check the schema: the start of every command. */
+int sy_prepare(struct qr_sync *s);
+/* Drain both sessions after a failure or a cancel (no callback left). */
+void sy_drain(struct qr_sync *s);
+
+/* A growing list of (lUID, rUID) pairs; sy_pairs_cb() is a qr_store_mapping_fn. */
+typedef struct sy_pairs {
+    uint32_t *l, *r;
+    size_t n, alloc;
+} sy_pairs;
+int sy_pairs_cb(void *payload, int64_t idx, uint32_t luid, uint32_t ruid);
+
 /* --- sync_list.c --------------------------------------------------------- */
 /* §7 on both sides; fills side->listed. */
 int sy_list_both(struct qr_sync *s);
 /* §8: fills s->mbx. */
 int sy_reconcile(struct qr_sync *s);
+/* Forget the last LIST and mailbox list (before listing again). */
+void sy_list_reset(struct qr_sync *s);
+/* The listed entry of a server name, or NULL. */
+const sy_listed *sy_find_listed(const sy_side *sd, const char *name, size_t len);
+/* `NO [CODE] text` of a tagged reply. */
+void sy_reply_text(const qr_session_result *res, char *buf, size_t cap);
+
+/* --- sync_cmds.c --------------------------------------------------------- */
+/* (qr_sync_delete, qr_sync_rename, qr_sync_repair are public) */
+
+/* --- sync_watch.c -------------------------------------------------------- */
+/* Notify mode: send the NOTIFY commands for the current list. */
+int sy_notify_set(struct qr_sync *s);
 
 /* --- sync_known.c -------------------------------------------------------- */
 /* §12.3: pull updates of the selected mailbox. */
 int sy_pull_updates(sy_side *sd, qr_uidset *vanished, sy_flagmap *modified);
+/* §13 step 4: full pull on both sides (UID FETCH 1:UIDNEXT-1 first). */
+int sy_pull_full(struct qr_sync *s, qr_uidset **vanished, sy_flagmap *modified);
+/* Record uid -> flags (copied) in m; QR_ENOMEM is logged. */
+int sy_want_put(struct qr_sync *s, sy_flagmap *m, uint32_t uid, const char *flags);
+/* Submit flag updates uid -> flags on sd (one STORE per flag list); wait with sy_wait(). */
+int sy_push_submit(sy_side *sd, sy_flagmap *want);
+/* Forget the STORE bookkeeping after the wait. */
+void sy_push_end(struct qr_sync *s);
+/* Removal of uids on sd submitted (wait with sy_wait(), then sy_remove_end()). */
+int sy_remove_submit(sy_side *sd, const qr_uidset *uids);
+void sy_remove_end(struct qr_sync *s);
 /* §12.4 on the selected mailbox idx; *changed set when something was done. */
 int sy_sync_known(struct qr_sync *s, size_t m, int *changed);
 /* §12.6 on one side. */
@@ -253,14 +302,23 @@ int sy_remove_messages(sy_side *sd, const qr_uidset *uids);
 int sy_sync_messages(struct qr_sync *s, size_t m, qr_uidset *ignore_local,
                      qr_uidset *ignore_remote);
 
+/* --repair: copy the given source UIDs (logging their ENVELOPE sender). */
+int sy_copy_uids(struct qr_sync *s, size_t mi, sy_side *src, sy_side *dst, const qr_uidset *uids,
+                 qr_uidset *created);
+
 /* --- sync_mbox.c --------------------------------------------------------- */
-/* SELECT mailbox m on both sides (§12.2); sample unless plain. */
-int sy_select_both(struct qr_sync *s, size_t m, int plain);
+/* SELECT mailbox m on both sides (§12.2): SY_SELECT_* mode. */
+#define SY_SELECT_SAMPLE   0 /* QRESYNC with the UID sample */
+#define SY_SELECT_PLAIN    1 /* plain SELECT */
+#define SY_SELECT_NOSAMPLE 2 /* QRESYNC without the sample (--repair) */
+int sy_select_both(struct qr_sync *s, size_t m, int mode);
 /* §10 + journal adoption. *current receives the mailbox left selected or SIZE_MAX. */
 int sy_recover(struct qr_sync *s, size_t *current);
 /* §11. */
 int sy_load_state(struct qr_sync *s);
 /* §12.1. */
 int sy_loop(struct qr_sync *s, size_t current);
+/* Whether mailbox mi is dirty on either side (§12.1). */
+int sy_mbx_dirty(struct qr_sync *s, size_t mi);
 
 #endif /* QR_SYNC_SYNC_P_H */

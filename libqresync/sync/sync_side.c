@@ -151,8 +151,10 @@ int sy_is_dirty(sy_side *sd, const char *name, size_t len)
 {
     sy_cache *c = sy_cache_get(sd, name, len, 0);
 
+    /* the selected mailbox: new messages announced, or changes pending
+     * (a VANISHED or FETCH that moved no counter, e.g. from NOTIFY) */
     if (sd->sel != NULL && strlen(sd->sel) == len && memcmp(sd->sel, name, len) == 0 &&
-        sd->new_mails > 0)
+        (sd->new_mails > 0 || qr_uidset_count(sd->vanished) > 0 || sd->mods.n > 0))
         return 1;
     if (c == NULL || c->phas == 0)
         return 1;
@@ -225,6 +227,17 @@ void sy_switch(sy_side *sd)
 static int tap_code(sy_side *sd, const qr_resp_code *code)
 {
     sy_cache *c;
+
+    if (code->kind == QR_CODE_NOTIFICATIONOVERFLOW) {
+        /* ours: a full pass instead of the reference's exit */
+        sd->sync->all_dirty = 1;
+        sd->sync->relist = 1;
+        return 0;
+    }
+    if (code->kind == QR_CODE_OTHER && code->name.ptr != NULL &&
+        strcasecmp(code->name.ptr, "BADEVENT") == 0)
+        return sy_fail(sd->sync, QR_EPROTO, sy_comp(sd), NULL, "[BADEVENT %s]",
+                       code->args.ptr ? code->args.ptr : "");
 
     if (code->kind == QR_CODE_CLOSED) {
         if (sd->closed_wait > 0 && --sd->closed_wait == 0)
@@ -373,6 +386,11 @@ int sy_tap(qr_session *ss, const qr_resp *r, void *payload)
         break;
     case QR_RESP_STATUS:
         rc = tap_status(sd, &r->u.status);
+        break;
+    case QR_RESP_LIST:
+        /* NOTIFY (MailboxName SubscriptionChange): list again next pass */
+        if (sd->sync->idling)
+            sd->sync->relist = 1;
         break;
     default:
         break;

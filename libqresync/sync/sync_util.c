@@ -452,3 +452,27 @@ int sy_submit_split(sy_side *sd, const char *name, const qr_uidset *set, const c
 
     return sy_pieces(set, split_one, &c);
 }
+
+int sy_pairs_cb(void *payload, int64_t idx, uint32_t luid, uint32_t ruid)
+{
+    sy_pairs *p = payload;
+
+    (void)idx;
+    if (p->n == p->alloc) {
+        size_t na = p->alloc ? p->alloc * 2 : 64;
+        uint32_t *a = qr_reallocarray(p->l, na, sizeof(*a)), *b;
+
+        if (a == NULL)
+            return QR_ENOMEM;
+        p->l = a;
+        b = qr_reallocarray(p->r, na, sizeof(*b));
+        if (b == NULL)
+            return QR_ENOMEM;
+        p->r = b;
+        p->alloc = na;
+    }
+    p->l[p->n] = luid;
+    p->r[p->n] = ruid;
+    p->n++;
+    return 0;
+}

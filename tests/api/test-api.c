@@ -678,6 +678,11 @@ static void test_sync_through_the_shared_library(void)
     so.log_payload = last;
     CHECK_INT_EQ(qr_sync_new(&s, &so), 0);
     CHECK_INT_EQ(qr_sync_run(s), QR_EINVAL); /* no connections yet */
+    CHECK_INT_EQ(qr_sync_repair(s), QR_EINVAL);
+    CHECK_INT_EQ(qr_sync_delete(s, QR_SYNC_TARGET_LOCAL), QR_EINVAL); /* no names */
+    CHECK_INT_EQ(qr_sync_rename(s, QR_SYNC_TARGET_DATABASE), QR_EINVAL);
+    CHECK_INT_EQ(qr_sync_idle(s, 1), QR_EINVAL); /* never connected */
+    qr_sync_cancel(NULL);
     CHECK_INT_EQ(qr_sync_open(s), 0);
     CHECK_INT_EQ(qr_sync_attach(s, c[0], c[0]), QR_EINVAL);
     CHECK_INT_EQ(qr_sync_attach(s, c[0], c[1]), 0);
@@ -685,6 +690,8 @@ static void test_sync_through_the_shared_library(void)
     CHECK_INT_EQ(stat(db, &stb), 0);
     CHECK(qr_sync_selected(s, QR_SYNC_LOCAL) == NULL);
     CHECK_INT_EQ(qr_sync_run(s), QR_ECAPABILITY);
+    qr_sync_cancel(s);
+    CHECK_INT_EQ(qr_sync_idle(s, 1), QR_EINVAL); /* the pass failed before connecting */
     CHECK_STR_EQ(last, "0:Non LIST-EXTENDED-capable IMAP server.");
     CHECK_INT_EQ(qr_sync_last_error(s)->code, QR_ECAPABILITY);
     CHECK_STR_EQ(qr_sync_last_error(s)->message, "Non LIST-EXTENDED-capable IMAP server.");
