@@ -72,20 +72,50 @@ int qr_store_prepare(qr_store *st, const char *sql, sqlite3_stmt **stmt)
     int r = qr_store_begin(st);
     if (r < 0)
         return r;
+    for (size_t i = 0; i < st->ncache; i++)
+        if (!st->cache[i].busy && strcmp(st->cache[i].sql, sql) == 0) {
+            st->cache[i].busy = 1;
+            *stmt = st->cache[i].stmt;
+            return 0;
+        }
     int rc = sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL);
     if (rc != SQLITE_OK) {
         sqlite3_finalize(*stmt);
         *stmt = NULL;
         return qr_store_fail(st, rc, sql);
     }
+    if (st->ncache < QR_STORE_STMT_CACHE) {
+        char *copy = qr_strdup(sql);
+
+        if (copy != NULL) {
+            st->cache[st->ncache].sql = copy;
+            st->cache[st->ncache].stmt = *stmt;
+            st->cache[st->ncache].busy = 1;
+            st->ncache++;
+        }
+    }
     return 0;
+}
+
+void qr_store_release(qr_store *st, sqlite3_stmt *stmt)
+{
+    if (stmt == NULL)
+        return;
+    for (size_t i = 0; i < st->ncache; i++)
+        if (st->cache[i].stmt == stmt) {
+            sqlite3_reset(stmt);
+            sqlite3_clear_bindings(stmt);
+            st->cache[i].busy = 0;
+            return;
+        }
+    sqlite3_finalize(stmt);
 }
 
 int qr_store_step_done(qr_store *st, sqlite3_stmt *stmt, const char *what)
 {
     int rc = sqlite3_step(stmt);
     int r = rc == SQLITE_DONE ? 0 : qr_store_fail(st, rc, what);
-    sqlite3_finalize(stmt);
+    qr_store_release(st, stmt);
     return r;
 }
 
@@ -166,6 +196,11 @@ void qr_store_close(qr_store *st)
 {
     if (!st)
         return;
+    for (size_t i = 0; i < st->ncache; i++) {
+        sqlite3_finalize(st->cache[i].stmt);
+        qr_free(st->cache[i].sql);
+    }
+    st->ncache = 0;
     if (st->db) {
         if (!sqlite3_get_autocommit(st->db))
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);

@@ -39,7 +39,7 @@ static int step_row(qr_store *st, sqlite3_stmt *stmt, const char *what)
     int rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW)
         return 0;
-    sqlite3_finalize(stmt);
+    qr_store_release(st, stmt);
     return rc == SQLITE_DONE ? 1 : qr_store_fail(st, rc, what);
 }
 
@@ -69,7 +69,7 @@ int qr_store_mailbox_get(qr_store *st, const void *name, size_t len, int64_t *id
     *idx = sqlite3_column_int64(stmt, 0);
     if (subscribed)
         *subscribed = sqlite3_column_int(stmt, 1);
-    sqlite3_finalize(stmt);
+    qr_store_release(st, stmt);
     return 0;
 }
 
@@ -114,7 +114,7 @@ int qr_store_mailbox_foreach(qr_store *st, qr_store_mailbox_fn fn, void *payload
         size_t len = (size_t)sqlite3_column_bytes(stmt, 1);
         r = fn(payload, sqlite3_column_int64(stmt, 0), name, len, sqlite3_column_int(stmt, 2));
         if (r != 0) {
-            sqlite3_finalize(stmt);
+            qr_store_release(st, stmt);
             return r;
         }
     }
@@ -142,7 +142,7 @@ int qr_store_cursor_get(qr_store *st, qr_store_side side, int64_t idx, qr_store_
     if (r != 0)
         return r;
     read_cursor(stmt, 0, cur);
-    sqlite3_finalize(stmt);
+    qr_store_release(st, stmt);
     return 0;
 }
 
@@ -197,7 +197,7 @@ int qr_store_cursor_foreach(qr_store *st, qr_store_side side, qr_store_cursor_fn
         read_cursor(stmt, 1, &cur);
         r = fn(payload, sqlite3_column_int64(stmt, 0), &cur);
         if (r != 0) {
-            sqlite3_finalize(stmt);
+            qr_store_release(st, stmt);
             return r;
         }
     }
@@ -247,7 +247,7 @@ int qr_store_mapping_lookup(qr_store *st, qr_store_side side, int64_t idx, uint3
     if (r != 0)
         return r;
     *other = (uint32_t)sqlite3_column_int64(stmt, 0);
-    sqlite3_finalize(stmt);
+    qr_store_release(st, stmt);
     return 0;
 }
 
@@ -267,7 +267,7 @@ int qr_store_mapping_foreach(qr_store *st, int64_t idx, qr_store_mapping_fn fn, 
         r = fn(payload, sqlite3_column_int64(stmt, 0), (uint32_t)sqlite3_column_int64(stmt, 1),
                (uint32_t)sqlite3_column_int64(stmt, 2));
         if (r != 0) {
-            sqlite3_finalize(stmt);
+            qr_store_release(st, stmt);
             return r;
         }
     }

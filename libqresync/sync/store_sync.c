@@ -37,7 +37,7 @@ static int step_row(qr_store *st, sqlite3_stmt *stmt, const char *what)
     int rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW)
         return 0;
-    sqlite3_finalize(stmt);
+    qr_store_release(st, stmt);
     return rc == SQLITE_DONE ? 1 : qr_store_fail(st, rc, what);
 }
 
@@ -78,7 +78,7 @@ int qr_store_mapping_count(qr_store *st, int64_t idx, uint64_t *count)
     if (r < 0)
         return r;
     *count = (uint64_t)sqlite3_column_int64(stmt, 0);
-    sqlite3_finalize(stmt);
+    qr_store_release(st, stmt);
     return 0;
 }
 
@@ -97,7 +97,7 @@ int qr_store_mapping_uids_desc(qr_store *st, qr_store_side side, int64_t idx, si
     while (*n < max && (r = step_row(st, stmt, sql)) == 0)
         out[(*n)++] = (uint32_t)sqlite3_column_int64(stmt, 0);
     if (r == 0) /* stopped at max: the statement is still open */
-        sqlite3_finalize(stmt);
+        qr_store_release(st, stmt);
     return r < 0 ? r : 0;
 }
 
@@ -118,7 +118,7 @@ int qr_store_interrupted_foreach(qr_store *st, qr_store_mailbox_fn fn, void *pay
         size_t len = (size_t)sqlite3_column_bytes(stmt, 1);
         r = fn(payload, sqlite3_column_int64(stmt, 0), name, len, -1);
         if (r != 0) {
-            sqlite3_finalize(stmt);
+            qr_store_release(st, stmt);
             return r;
         }
     }
@@ -139,7 +139,7 @@ int qr_store_pending_foreach(qr_store *st, int64_t idx, qr_store_mapping_fn fn, 
         r = fn(payload, idx, (uint32_t)sqlite3_column_int64(stmt, 0),
                (uint32_t)sqlite3_column_int64(stmt, 1));
         if (r != 0) {
-            sqlite3_finalize(stmt);
+            qr_store_release(st, stmt);
             return r;
         }
     }
@@ -190,7 +190,7 @@ int qr_store_state_foreach(qr_store *st, qr_store_state_fn fn, void *payload)
         read_cursor(stmt, 5, &remote);
         r = fn(payload, sqlite3_column_int64(stmt, 1), name, len, &local, &remote);
         if (r != 0) {
-            sqlite3_finalize(stmt);
+            qr_store_release(st, stmt);
             return r;
         }
     }
@@ -212,7 +212,7 @@ static int journal_exists(qr_store *st, int *exists)
     if (r < 0)
         return r;
     if (r == 0)
-        sqlite3_finalize(stmt);
+        qr_store_release(st, stmt);
     *exists = r == 0;
     return 0;
 }
@@ -263,7 +263,7 @@ int qr_store_journal_foreach(qr_store *st, int64_t idx, qr_store_journal_fn fn, 
                qr_store_modseq_decode(sqlite3_column_int64(stmt, 2)),
                date ? (const char *)date : "");
         if (r != 0) {
-            sqlite3_finalize(stmt);
+            qr_store_release(st, stmt);
             return r;
         }
     }
@@ -309,7 +309,7 @@ int qr_store_journal_has(qr_store *st, int64_t idx)
         return r;
     r = step_row(st, stmt, sql);
     if (r == 0)
-        sqlite3_finalize(stmt);
+        qr_store_release(st, stmt);
     return r < 0 ? r : r == 0;
 }
 
