@@ -136,35 +136,6 @@ typedef struct jlist {
     size_t n, alloc;
 } jlist;
 
-/* "28-Nov-2026 15:32:47 +0000" -> seconds since 1970 (UTC); -1 if bad. */
-static int64_t parse_date(const char *t)
-{
-    static const char mon[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    int d, y, hh, mm, ss, tz, m;
-    char ms[4], sign;
-    int64_t days;
-
-    if (sscanf(t, " %d-%3s-%d %d:%d:%d %c%4d", &d, ms, &y, &hh, &mm, &ss, &sign, &tz) != 8)
-        return -1;
-    for (m = 0; m < 12; m++)
-        if (strncmp(mon + 3 * m, ms, 3) == 0)
-            break;
-    if (m == 12)
-        return -1;
-    {
-        int yy = y - (m < 2);
-        int era = (yy >= 0 ? yy : yy - 399) / 400;
-        int yoe = yy - era * 400;
-        int mp = (m + 10) % 12; /* March = 0 */
-        int doy = (153 * mp + 2) / 5 + d - 1;
-        int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-        days = (int64_t)era * 146097 + doe - 719468;
-    }
-    return days * 86400 + hh * 3600 + mm * 60 + ss -
-           (sign == '-' ? -1 : 1) * ((tz / 100) * 3600 + (tz % 100) * 60);
-}
-
 static int jrow_cb(void *payload, qr_store_side target, uint32_t src, uint64_t size,
                    const char *date)
 {
@@ -182,7 +153,7 @@ static int jrow_cb(void *payload, qr_store_side target, uint32_t src, uint64_t s
     l->v[l->n].target = target == QR_STORE_LOCAL ? QR_SYNC_LOCAL : QR_SYNC_REMOTE;
     l->v[l->n].src = src;
     l->v[l->n].size = size;
-    l->v[l->n].date = parse_date(date);
+    l->v[l->n].date = sy_parse_internaldate(date);
     l->v[l->n].used = 0;
     l->n++;
     return 0;

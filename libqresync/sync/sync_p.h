@@ -240,6 +240,8 @@ int sy_cmd_mailbox(qr_cmd *cmd, const char *name, size_t len);
 /* Parse "[APPENDUID v set]" args in order into uids; returns count or < 0. */
 int sy_parse_appenduid(const char *args, size_t len, uint32_t *uidvalidity, uint32_t **uids,
                        size_t *n);
+/* "28-Nov-2026 15:32:47 +0000" -> seconds since 1970 (UTC); -1 if bad. */
+int64_t sy_parse_internaldate(const char *t);
 /* Call fn for each <= 4096-byte piece of the compact text of set (§7.4). */
 int sy_pieces(const qr_uidset *set, int (*fn)(const char *text, void *ctx), void *ctx);
 /* Send `UID STORE`/`UID FETCH`/`UID EXPUNGE` for each <= 4096-byte piece of set. */

@@ -476,3 +476,37 @@ int sy_pairs_cb(void *payload, int64_t idx, uint32_t luid, uint32_t ruid)
     p->n++;
     return 0;
 }
+
+/* --- INTERNALDATE ------------------------------------------------------- */
+
+/* "28-Nov-2026 15:32:47 +0000" -> seconds since 1970 (UTC); -1 if bad. */
+int64_t sy_parse_internaldate(const char *t)
+{
+    static const char mon[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    int d, y, hh, mm, ss, tz, m;
+    char ms[4], sign;
+    int64_t days;
+
+    if (sscanf(t, " %d-%3s-%d %d:%d:%d %c%4d", &d, ms, &y, &hh, &mm, &ss, &sign, &tz) != 8)
+        return -1;
+    if (d < 1 || d > 31 || y < 1 || y > 9999 || hh < 0 || hh > 23 || mm < 0 || mm > 59 ||
+        ss < 0 || ss > 60 || tz < 0 || tz > 9959 || (sign != '+' && sign != '-'))
+        return -1;
+    for (m = 0; m < 12; m++)
+        if (strncmp(mon + 3 * m, ms, 3) == 0)
+            break;
+    if (m == 12)
+        return -1;
+    {
+        int yy = y - (m < 2);
+        int era = (yy >= 0 ? yy : yy - 399) / 400;
+        int yoe = yy - era * 400;
+        int mp = (m + 10) % 12; /* March = 0 */
+        int doy = (153 * mp + 2) / 5 + d - 1;
+        int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+        days = (int64_t)era * 146097 + doe - 719468;
+    }
+    return days * 86400 + hh * 3600 + mm * 60 + ss -
+           (sign == '-' ? -1 : 1) * ((tz / 100) * 3600 + (tz % 100) * 60);
+}
