@@ -74,6 +74,69 @@ void qr_slog_wire_in(qr_session *s, const char *bytes, size_t len)
     }
 }
 
+/* Length of a literal announcement `{N}`, `{N+}` or `~{N}` at p, followed by
+ * a space or the end, else 0. */
+static size_t literal_at(const char *p)
+{
+    const char *q = p;
+
+    if (*q == '~')
+        q++;
+    if (*q++ != '{' || *q < '0' || *q > '9')
+        return 0;
+    while (*q >= '0' && *q <= '9')
+        q++;
+    if (*q == '+')
+        q++;
+    if (*q++ != '}' || (*q != ' ' && *q != '\0'))
+        return 0;
+    return (size_t)(q - p);
+}
+
+/*
+ * Log a command line as the reference does: a line per literal, the text
+ * after each literal on a line of its own starting with `[...]`
+ * (`C: A1 APPEND INBOX () {33+}`, `C: [...] (\Seen) {20+}`, `C: [...]`).
+ * Announcements inside quoted strings are not literals.
+ */
+static void log_out_pieces(qr_session *s, const char *line)
+{
+    const char *start = line, *p = line;
+    int quoted = 0, first = 1;
+
+    while (*p != '\0') {
+        size_t n;
+
+        if (quoted) {
+            if (*p == '\\' && p[1] != '\0')
+                p++;
+            else if (*p == '"')
+                quoted = 0;
+            p++;
+            continue;
+        }
+        if (*p == '"') {
+            quoted = 1;
+            p++;
+            continue;
+        }
+        n = (*p == '{' || *p == '~') ? literal_at(p) : 0;
+        if (n == 0) {
+            p++;
+            continue;
+        }
+        p += n;
+        qr_log(&s->log, QR_LOG_DEBUG, QR_LOG_WIRE_OUT, "C: %s%.*s", first ? "" : "[...]",
+               (int)(p - start), start);
+        first = 0;
+        start = p;
+    }
+    if (first)
+        qr_log(&s->log, QR_LOG_DEBUG, QR_LOG_WIRE_OUT, "C: %s", line);
+    else
+        qr_log(&s->log, QR_LOG_DEBUG, QR_LOG_WIRE_OUT, "C: [...]%s", start);
+}
+
 void qr_slog_wire_out(qr_session *s, const qr_scmd *c)
 {
     qr_buf line = QR_BUF_INIT;
@@ -82,6 +145,6 @@ void qr_slog_wire_out(qr_session *s, const qr_scmd *c)
     if (!qr_logger_enabled(&s->log, QR_LOG_DEBUG))
         return;
     if (qr_cmd_render(c->cmd, c->tag, qr_queue_literal_mode(s), level, &line) == 0)
-        qr_log(&s->log, QR_LOG_DEBUG, QR_LOG_WIRE_OUT, "C: %s", line.ptr ? line.ptr : "");
+        log_out_pieces(s, line.ptr ? line.ptr : "");
     qr_buf_dispose(&line);
 }
