@@ -237,7 +237,7 @@ char *sy_pretty(const struct qr_sync *s, const char *iname, size_t ilen);
 void sy_delim_text(int delim, char *buf, size_t cap);
 /* Add a mailbox name (raw bytes) to a command as an astring. */
 int sy_cmd_mailbox(qr_cmd *cmd, const char *name, size_t len);
-/* Parse "[APPENDUID v set]" args in order into uids; returns count or < 0. */
+/* Parse "[APPENDUID v set]" args in order into uids (owned, *n of them): 0 or < 0. */
 int sy_parse_appenduid(const char *args, size_t len, uint32_t *uidvalidity, uint32_t **uids,
                        size_t *n);
 /* "28-Nov-2026 15:32:47 +0000" -> seconds since 1970 (UTC); -1 if bad. */

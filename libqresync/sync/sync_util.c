@@ -221,8 +221,10 @@ int sy_uidlist_text(qr_dynbuf *out, const uint32_t *u, size_t n)
         size_t j = i;
         int dir = 0;
 
-        if (i + 1 < n && (u[i + 1] == u[i] + 1 || (u[i] > 0 && u[i + 1] == u[i] - 1))) {
-            dir = u[i + 1] == u[i] + 1 ? 1 : -1;
+        /* in 64 bits: 4294967295 then 0 is no run */
+        if (i + 1 < n &&
+            ((uint64_t)u[i + 1] == (uint64_t)u[i] + 1 || (u[i] > 0 && u[i + 1] == u[i] - 1))) {
+            dir = (uint64_t)u[i + 1] == (uint64_t)u[i] + 1 ? 1 : -1;
             j = i + 1;
             while (j + 1 < n && (int64_t)u[j + 1] == (int64_t)u[j] + dir)
                 j++;
@@ -483,19 +485,23 @@ int sy_pairs_cb(void *payload, int64_t idx, uint32_t luid, uint32_t ruid)
 int64_t sy_parse_internaldate(const char *t)
 {
     static const char mon[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int d, y, hh, mm, ss, tz, m;
     char ms[4], sign;
     int64_t days;
 
     if (sscanf(t, " %d-%3s-%d %d:%d:%d %c%4d", &d, ms, &y, &hh, &mm, &ss, &sign, &tz) != 8)
         return -1;
-    if (d < 1 || d > 31 || y < 1 || y > 9999 || hh < 0 || hh > 23 || mm < 0 || mm > 59 ||
-        ss < 0 || ss > 60 || tz < 0 || tz > 9959 || (sign != '+' && sign != '-'))
+    if (d < 1 || d > 31 || y < 1 || y > 9999 || hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 ||
+        ss > 60 || tz < 0 || tz > 9959 || tz % 100 > 59 || (sign != '+' && sign != '-'))
         return -1;
     for (m = 0; m < 12; m++)
-        if (strncmp(mon + 3 * m, ms, 3) == 0)
+        if (strncasecmp(mon + 3 * m, ms, 3) == 0)
             break;
     if (m == 12)
+        return -1;
+    /* no 31-Apr or 29-Feb-2025 */
+    if (d > mdays[m] || (m == 1 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))))
         return -1;
     {
         int yy = y - (m < 2);
