@@ -206,6 +206,10 @@ static int session_failed(sy_side *sd, int status)
     const qr_error *e = qr_conn_last_error(sd->conn);
     const char *m = e != NULL && e->message[0] ? e->message : qr_strerror(status);
 
+    /* the reference's words for a connection the server closed */
+    if ((e != NULL && e->code == QR_EOF) || status == QR_EOF)
+        m = "0 bytes read (got EOF)";
+
     return sy_fail(sd->sync, status, sy_comp(sd), NULL, "%s", m);
 }
 
@@ -394,20 +398,23 @@ static int connect_both(struct qr_sync *s)
     }
     rc = qr_loop_run_until(s->loop, connected_pred, s,
                            s->o.connect_timeout_ms > 0 ? s->o.connect_timeout_ms : -1);
-    /* local first, as the reference reports */
-    for (i = 0; i < 2; i++) {
-        qr_conn_state st = qr_conn_state_get(s->side[i].conn);
-
-        if (st != QR_CONN_READY) {
+    /* the side that failed first; otherwise local first, as the reference reports */
+    for (int pass = 0; pass < 2; pass++)
+        for (i = 0; i < 2; i++) {
+            qr_conn_state st = qr_conn_state_get(s->side[i].conn);
             const qr_error *e = qr_conn_last_error(s->side[i].conn);
-            int code = e != NULL && e->code != 0 ? e->code : rc != 0 ? rc : QR_ECANCELED;
+            int code;
 
+            if (st == QR_CONN_READY || (pass == 0 && st != QR_CONN_FAILED))
+                continue;
+            code = e != NULL && e->code != 0 ? e->code : rc != 0 ? rc : QR_ECANCELED;
             if (st == QR_CONN_CONNECTING && rc == QR_EAGAIN)
                 return sy_fail(s, QR_EAGAIN, sy_comp(&s->side[i]), NULL, "connection timed out");
+            if (code == QR_EOF)
+                return sy_fail(s, code, sy_comp(&s->side[i]), NULL, "0 bytes read (got EOF)");
             return sy_fail(s, code, sy_comp(&s->side[i]), NULL, "%s",
                            e != NULL && e->message[0] ? e->message : qr_strerror(code));
         }
-    }
     for (i = 0; i < 2; i++) {
         s->side[i].s = qr_conn_session(s->side[i].conn);
         qr_session_set_tap(s->side[i].s, sy_tap, &s->side[i]);
@@ -477,8 +484,10 @@ int sy_prepare(struct qr_sync *s)
         return rc;
     }
     sy_list_reset(s);
-    if ((rc = connect_both(s)) != 0 || (rc = sy_list_both(s)) != 0 || (rc = schema(s)) != 0)
+    if ((rc = connect_both(s)) != 0 || (rc = sy_list_both(s)) != 0 ||
+        (!s->schema_done && (rc = schema(s)) != 0))
         return s->failed ? s->failed : rc;
+    s->schema_done = 1;
     return 0;
 }
 
@@ -508,5 +517,8 @@ QR_EXTERN int qr_sync_run(qr_sync *s)
     s->all_dirty = 0;
     if (rc != 0)
         return s->failed ? s->failed : rc;
+    /* end the (read) transaction: nothing is held across the wait */
+    if ((rc = qr_store_commit(s->st)) != 0)
+        return sy_store_fail(s, rc);
     return 0;
 }

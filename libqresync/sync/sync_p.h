@@ -144,6 +144,7 @@ struct qr_sync {
     sy_side side[2];
     volatile int cancelled; /* qr_sync_cancel() */
     int connected;          /* connect_both() done */
+    int schema_done;        /* the schema step succeeded (once per process) */
     int list_mode;          /* SY_LIST_* */
     int relist;             /* notify mode: list again before the next pass */
     int notified;           /* notify mode: NOTIFY sent for the current list */

@@ -104,11 +104,14 @@ static int never_pred(void *payload)
     return 0;
 }
 
-/* NOOP, or UNSELECT when both servers have it and a mailbox is selected. */
+/* §14.1: when a mailbox is selected, UNSELECT on both servers if both have
+ * it, else NOOP; notify mode (unselect 0): NOOP after a quiet wait. */
 static int between_passes(struct qr_sync *s, int unselect)
 {
     int k, rc = 0, use = unselect;
 
+    if (unselect && s->side[0].sel == NULL && s->side[1].sel == NULL)
+        return 0;
     for (k = 0; k < 2; k++)
         if (s->side[k].sel == NULL || !qr_session_has_cap(s->side[k].s, QR_CAP_UNSELECT))
             use = 0;

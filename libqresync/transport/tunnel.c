@@ -6,9 +6,11 @@
  * rule, tunnel_exec.c), makes a socketpair(AF_UNIX, SOCK_STREAM |
  * SOCK_CLOEXEC) and forks. The child puts its end on stdin and stdout,
  * sends stderr to /dev/null when asked (the caller decides: the tools do
- * it only at debug level 0), blocks SIGINT (the mask survives exec, so
- * the terminal's Ctrl-C reaches the tool, which then ends the tunnel
- * itself), marks every other descriptor close-on-exec (close_range where
+ * it only at debug level 0), runs with SIGINT and only SIGINT blocked,
+ * set first thing after fork (the mask survives exec, so the terminal's
+ * Ctrl-C reaches the tool, which then ends the tunnel itself) and with
+ * SIGPIPE back to its default action (an ignored signal survives exec),
+ * marks every other descriptor close-on-exec (close_range where
  * available; everything the library opens is CLOEXEC anyway) and execs.
  * If exec fails the child writes one line to its stderr (the only place
  * libqresync prints, and it is not the caller's process any more) and
@@ -104,11 +106,35 @@ static void child_fail(const char *what, int errnum)
     _exit(255);
 }
 
-/* Put fd on 0 and 1, /dev/null on 2 if asked, block SIGINT, exec. */
+/* Block SIGINT, put fd on 0 and 1, /dev/null on 2 if asked, exec. */
 static void child_run(const qr_exec_plan *p, int fd, int null_stderr)
 {
     sigset_t set;
 
+    /*
+     * First thing: the signal mask becomes exactly {SIGINT}. SIGINT blocked
+     * (as the reference starts its tunnels) keeps the terminal's Ctrl-C,
+     * sent to the whole foreground process group, away from the tunnel
+     * command: the application handles it and ends the tunnel itself. It
+     * is blocked before anything else, which leaves the shortest window
+     * for the application's SIGINT handler (installed until exec) to run
+     * in the child. SIG_SETMASK rather than SIG_BLOCK: the signals the
+     * application happened to block while it forked are not the
+     * command's business.
+     */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigprocmask(SIG_SETMASK, &set, NULL);
+    /* An ignored SIGPIPE survives exec: applications ignore it to get EPIPE
+     * (the tools do), the command expects the default (as a shell gives it). */
+    {
+        struct sigaction dfl;
+
+        memset(&dfl, 0, sizeof(dfl));
+        dfl.sa_handler = SIG_DFL;
+        sigemptyset(&dfl.sa_mask);
+        sigaction(SIGPIPE, &dfl, NULL);
+    }
     if (fd < 3)
         fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
     if (fd < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0)
@@ -119,9 +145,6 @@ static void child_run(const qr_exec_plan *p, int fd, int null_stderr)
         if (nul >= 0 && nul != 2)
             dup2(nul, 2);
     }
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigprocmask(SIG_BLOCK, &set, NULL);
 #ifdef CLOSE_RANGE_CLOEXEC
     close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 #endif

@@ -214,7 +214,7 @@ static void test_conn_cb(void)
     struct im_log_side side;
 
     setup(&f, NULL, 0, 1);
-    side = (struct im_log_side){&f.lg, "local", selected_inbox, &selected};
+    side = (struct im_log_side){&f.lg, "local", selected_inbox, &selected, 1};
     conn_line(&side, QR_LOG_DEBUG, QR_LOG_WIRE_OUT, "C: L1 LOGIN <redacted> <redacted>");
     conn_line(&side, QR_LOG_DEBUG, QR_LOG_WIRE_IN, "S: L1 OK Logged in");
     selected = 1;
@@ -235,10 +235,78 @@ static void test_conn_cb(void)
     teardown(&f);
 
     setup(&f, NULL, 1, 0); /* --quiet keeps warnings and alerts; no getter: no %m */
-    side = (struct im_log_side){&f.lg, "remote", NULL, NULL};
+    side = (struct im_log_side){&f.lg, "remote", NULL, NULL, 0};
     conn_line(&side, QR_LOG_WARNING, QR_LOG_EVENT, "w");
     conn_line(&side, QR_LOG_INFO, QR_LOG_EVENT, "[ALERT] a");
     CHECK_TAKE(f.err, "remote: WARNING: w\nremote: [ALERT] a\n");
+    teardown(&f);
+
+    /* Without --debug the connection's ERROR events are dropped: the engine
+     * reports the failure itself (it would be printed twice). */
+    setup(&f, NULL, 0, 0);
+    side = (struct im_log_side){&f.lg, "local", NULL, NULL, 0};
+    conn_line(&side, QR_LOG_ERROR, QR_LOG_EVENT, "tunnel x: 0 bytes read");
+    CHECK_TAKE(f.err, "");
+    teardown(&f);
+    setup(&f, NULL, 0, 1);
+    side = (struct im_log_side){&f.lg, "local", NULL, NULL, 0};
+    conn_line(&side, QR_LOG_ERROR, QR_LOG_EVENT, "tunnel x: 0 bytes read");
+    CHECK_TAKE(f.err, "");
+    CHECK_TAKE(f.file, "");
+    teardown(&f);
+}
+
+static void sync_line(struct im_log *lg, qr_log_level level, qr_sync_component comp,
+                      const char *mailbox, const char *text)
+{
+    qr_sync_log_line line = {level, comp, mailbox, text, strlen(text), 0};
+
+    im_log_sync_cb(&line, lg);
+}
+
+static void test_hold(void)
+{
+    struct fixture f;
+
+    /* Held ERROR lines are dropped on request... */
+    setup(&f, NULL, 0, 1);
+    im_log_hold(&f.lg);
+    sync_line(&f.lg, QR_LOG_ERROR, QR_SYNC_COMP_REMOTE, NULL, "ERROR: 0 bytes read (got EOF)");
+    sync_line(&f.lg, QR_LOG_DEBUG, QR_SYNC_COMP_NONE, NULL, "trace"); /* does not flush */
+    CHECK_TAKE(f.err, "");
+    im_log_release(&f.lg, 0);
+    im_log_write(&f.lg, IM_LOG, 0, NULL, NULL, "WARNING: lost connection");
+    CHECK_TAKE(f.err, "WARNING: lost connection\n");
+    CHECK_TAKE(f.file, "Nov 28 15:40:34.5003 trace\n"
+                       "Nov 28 15:40:34.5003 WARNING: lost connection\n");
+
+    /* ... or printed, in order, with their component and mailbox */
+    im_log_hold(&f.lg);
+    sync_line(&f.lg, QR_LOG_INFO, QR_SYNC_COMP_LOCAL, "a", "Added 1 UID(s) 1 <- 1");
+    sync_line(&f.lg, QR_LOG_ERROR, QR_SYNC_COMP_LOCAL, "a", "ERROR: NO [x] y");
+    sync_line(&f.lg, QR_LOG_ERROR, QR_SYNC_COMP_NONE, NULL, "ERROR: second");
+    CHECK_TAKE(f.err, "local(a): Added 1 UID(s) 1 <- 1\n");
+    im_log_release(&f.lg, 1);
+    CHECK_TAKE(f.err, "local(a): ERROR: NO [x] y\nERROR: second\n");
+    CHECK_TAKE(f.file, "Nov 28 15:40:34.5003 local(a): Added 1 UID(s) 1 <- 1\n"
+                       "Nov 28 15:40:34.5003 local(a): ERROR: NO [x] y\n"
+                       "Nov 28 15:40:34.5003 ERROR: second\n");
+
+    /* An informational line after a held one prints it first. */
+    im_log_hold(&f.lg);
+    sync_line(&f.lg, QR_LOG_ERROR, QR_SYNC_COMP_REMOTE, NULL, "ERROR: x");
+    sync_line(&f.lg, QR_LOG_WARNING, QR_SYNC_COMP_NONE, NULL, "WARNING: y");
+    CHECK_TAKE(f.err, "remote: ERROR: x\nWARNING: y\n");
+    im_log_release(&f.lg, 0);
+    CHECK_TAKE(f.err, "");
+    CHECK_TAKE(f.file, "Nov 28 15:40:34.5003 remote: ERROR: x\n"
+                       "Nov 28 15:40:34.5003 WARNING: y\n");
+
+    /* Not holding: written at once; im_log_close() frees what is held. */
+    sync_line(&f.lg, QR_LOG_ERROR, QR_SYNC_COMP_NONE, NULL, "ERROR: z");
+    CHECK_TAKE(f.err, "ERROR: z\n");
+    im_log_hold(&f.lg);
+    sync_line(&f.lg, QR_LOG_ERROR, QR_SYNC_COMP_NONE, NULL, "ERROR: never");
     teardown(&f);
 }
 
@@ -323,6 +391,56 @@ static void test_open_file(void)
     CHECK_STR_EQ(buf, "old\nNov 28 15:40:34.5003 Cleaning up...\n");
     unlink(path);
     rmdir(dir);
+}
+
+static char *slurp(const char *path)
+{
+    static char buf[512];
+    int fd = open(path, O_RDONLY);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+    if (fd >= 0)
+        close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    return buf;
+}
+
+/* SIGHUP in watch mode: the handler sets `reopen`, the next line reopens. */
+static void test_reopen(void)
+{
+    char dir[] = "/tmp/qrt-imlog-rot-XXXXXX";
+    char path[64], moved[64], buf[192];
+    struct qrt_err err = QRT_ERR_INIT;
+    struct im_log lg;
+    int err_fd = anon_fd();
+
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/log", dir);
+    snprintf(moved, sizeof(moved), "%s/log.1", dir);
+    im_log_init(&lg, NULL, 0, err_fd);
+    lg.clock = fixed_clock;
+    CHECK_INT_EQ(im_log_open_file(&lg, path, &err), 0);
+    im_log_write(&lg, IM_DEBUG, 0, NULL, NULL, "one");
+    CHECK(rename(path, moved) == 0);                   /* logrotate */
+    im_log_write(&lg, IM_DEBUG, 0, NULL, NULL, "two"); /* not asked yet: old file */
+    lg.reopen = 1;
+    im_log_write(&lg, IM_DEBUG, 0, NULL, NULL, "three");
+    CHECK_INT_EQ(lg.reopen, 0);
+    CHECK_STR_EQ(slurp(moved), "Nov 28 15:40:34.5003 one\nNov 28 15:40:34.5003 two\n");
+    CHECK_STR_EQ(slurp(path), "Nov 28 15:40:34.5003 three\n");
+    im_log_reopen_pending(&lg); /* nothing pending: nothing happens */
+    CHECK_STR_EQ(slurp(path), "Nov 28 15:40:34.5003 three\n");
+
+    /* The directory is gone: keep the previous file, and say so. */
+    CHECK(unlink(path) == 0 && unlink(moved) == 0 && rmdir(dir) == 0);
+    lg.reopen = 1;
+    im_log_write(&lg, IM_DEBUG, 0, NULL, NULL, "four");
+    CHECK(lg.file_fd >= 0);
+    snprintf(buf, sizeof(buf), "WARNING: Can't open %s: No such file or directory\n", path);
+    CHECK_TAKE(err_fd, buf);
+    im_log_close(&lg);
+    CHECK(lg.path == NULL);
+    close(err_fd);
 }
 
 static void test_kibi(void)
@@ -462,6 +580,8 @@ int main(void)
     TAP_RUN(test_wire_out_text);
     TAP_RUN(test_status_line);
     TAP_RUN(test_open_file);
+    TAP_RUN(test_reopen);
+    TAP_RUN(test_hold);
     TAP_RUN(test_kibi);
     TAP_RUN(test_traffic);
     TAP_RUN(test_summary);

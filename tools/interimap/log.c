@@ -22,7 +22,18 @@
  *                  the reference; WARNING: IM_LOG "WARNING: TEXT"; ERROR:
  *                  IM_DEBUG "ERROR: TEXT" (the engine logs the failure
  *                  itself, with its component, so printing it here too
- *                  would show it twice).
+ *                  would show it twice; without --debug it is dropped).
+ *
+ * Held lines (im_log_hold): the engine's ERROR lines are kept aside while
+ * a call runs; main.c drops them when the failure is a lost connection it
+ * reconnects after (its own WARNING says why) or the cancellation a
+ * signal asked for, else prints them. An IM_LOG line written meanwhile
+ * prints them first; debug lines do not (a trace line arriving after the
+ * failure must not force the ERROR out).
+ *
+ * Reopening (SIGHUP in watch mode): the handler only sets lg->reopen;
+ * the file is opened again by its path before the next line is written
+ * (and between passes), never inside the handler.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +47,15 @@
 #include "exitcodes.h"
 #include "log.h"
 #include "xalloc.h"
+
+/** One line held back by im_log_hold(). */
+struct im_log_held {
+    enum im_channel ch;
+    unsigned flags;
+    const char *name; /* static: im_log_component_name() */
+    char *mailbox;    /* owned, or NULL */
+    char *text;       /* owned */
+};
 
 static void default_clock(struct timeval *now)
 {
@@ -61,15 +81,79 @@ int im_log_open_file(struct im_log *lg, const char *path, struct qrt_err *err)
     if (lg->file_fd >= 0)
         close(lg->file_fd);
     lg->file_fd = fd;
+    if (lg->path != path) {
+        free(lg->path);
+        lg->path = qrt_xstrdup(path);
+    }
     return 0;
+}
+
+void im_log_reopen_pending(struct im_log *lg)
+{
+    struct qrt_err err = QRT_ERR_INIT;
+
+    if (!lg->reopen)
+        return;
+    lg->reopen = 0;
+    if (lg->path == NULL)
+        return;
+    if (im_log_open_file(lg, lg->path, &err) < 0) {
+        im_log_printf(lg, IM_LOG, 0, NULL, NULL, "WARNING: %s", err.msg);
+        qrt_err_clear(&err);
+    }
+}
+
+static void held_free(struct im_log *lg)
+{
+    for (size_t i = 0; i < lg->n_held; i++) {
+        free(lg->held[i].mailbox);
+        free(lg->held[i].text);
+    }
+    free(lg->held);
+    lg->held = NULL;
+    lg->n_held = 0;
+}
+
+void im_log_hold(struct im_log *lg)
+{
+    lg->holding = 1;
+}
+
+/* Print the held lines (they stay held no more). */
+static void held_flush(struct im_log *lg)
+{
+    size_t n = lg->n_held;
+    struct im_log_held *h = lg->held;
+
+    lg->held = NULL;
+    lg->n_held = 0;
+    for (size_t i = 0; i < n; i++) {
+        im_log_write(lg, h[i].ch, h[i].flags, h[i].name, h[i].mailbox, h[i].text);
+        free(h[i].mailbox);
+        free(h[i].text);
+    }
+    free(h);
+}
+
+void im_log_release(struct im_log *lg, int print)
+{
+    lg->holding = 0;
+    if (print)
+        held_flush(lg);
+    else
+        held_free(lg);
 }
 
 void im_log_close(struct im_log *lg)
 {
     im_log_status(lg, NULL);
+    held_free(lg);
+    lg->holding = 0;
     if (lg->file_fd >= 0)
         close(lg->file_fd);
     lg->file_fd = -1;
+    free(lg->path);
+    lg->path = NULL;
     qrt_logprefix_free(lg->prefix);
     lg->prefix = NULL;
 }
@@ -152,11 +236,16 @@ static void to_file(struct im_log *lg, const char *line, size_t len)
 void im_log_write(struct im_log *lg, enum im_channel ch, unsigned flags, const char *name,
                   const char *mailbox, const char *text)
 {
-    char *mbx = mailbox ? escape_controls(mailbox) : NULL;
-    char *prefix = qrt_logprefix_render(lg->prefix, name, mbx);
-    size_t plen = strlen(prefix), tlen = strlen(text);
-    char *line;
+    char *mbx, *prefix, *line;
+    size_t plen, tlen;
 
+    im_log_reopen_pending(lg);
+    if (ch == IM_LOG && lg->n_held > 0)
+        held_flush(lg);
+    mbx = mailbox ? escape_controls(mailbox) : NULL;
+    prefix = qrt_logprefix_render(lg->prefix, name, mbx);
+    plen = strlen(prefix);
+    tlen = strlen(text);
     free(mbx);
     if ((flags & IM_LOG_QUIET) && lg->quiet) {
         free(prefix);
@@ -229,10 +318,22 @@ void im_log_sync_cb(const qr_sync_log_line *line, void *payload)
 {
     struct im_log *lg = payload;
     char *text = qrt_xstrndup(line->text, line->len);
+    enum im_channel ch = line->level >= QR_LOG_DEBUG ? IM_DEBUG : IM_LOG;
+    unsigned flags = (line->flags & QR_SYNC_LOG_QUIET) ? IM_LOG_QUIET : 0;
 
-    im_log_write(lg, line->level >= QR_LOG_DEBUG ? IM_DEBUG : IM_LOG,
-                 (line->flags & QR_SYNC_LOG_QUIET) ? IM_LOG_QUIET : 0,
-                 im_log_component_name(line->component), line->mailbox, text);
+    if (lg->holding && line->level == QR_LOG_ERROR) {
+        struct im_log_held *h;
+
+        lg->held = qrt_xreallocarray(lg->held, lg->n_held + 1, sizeof(*lg->held));
+        h = &lg->held[lg->n_held++];
+        h->ch = ch;
+        h->flags = flags;
+        h->name = im_log_component_name(line->component);
+        h->mailbox = line->mailbox ? qrt_xstrdup(line->mailbox) : NULL;
+        h->text = text;
+        return;
+    }
+    im_log_write(lg, ch, flags, im_log_component_name(line->component), line->mailbox, text);
     free(text);
 }
 
@@ -271,9 +372,12 @@ void im_log_conn_cb(qr_log_level level, qr_log_category category, const char *te
                     void *payload)
 {
     const struct im_log_side *side = payload;
-    const char *mailbox = side->selected ? side->selected(side->selected_arg) : NULL;
+    const char *mailbox;
     char *line;
 
+    if (category == QR_LOG_EVENT && level == QR_LOG_ERROR && !side->debug)
+        return;
+    mailbox = side->selected ? side->selected(side->selected_arg) : NULL;
     if (category == QR_LOG_WIRE_OUT)
         line = im_log_wire_out_text(text, len);
     else if (category == QR_LOG_WIRE_IN && (len < 3 || memcmp(text, "S: ", 3) != 0)) {

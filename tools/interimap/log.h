@@ -25,10 +25,19 @@
  * The callbacks im_log_sync_cb (qr_sync_log_fn) and im_log_conn_cb
  * (qr_log_fn) turn the library's lines into sink lines; see log.c for the
  * mapping of levels and categories.
+ *
+ * Two more things for the program's own needs: the log file can be
+ * reopened (SIGHUP in watch mode, after logrotate moved it: the signal
+ * handler sets `reopen`, and the next line, or im_log_reopen_pending(),
+ * reopens the file by its path); and the engine's ERROR lines can be held
+ * back while a call runs (im_log_hold()), so that the program can drop
+ * them when the failure turns out to be a lost connection that it cures
+ * by reconnecting, or the cancellation it asked for.
  */
 #ifndef IM_LOG_H
 #define IM_LOG_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <sys/time.h>
 
@@ -55,6 +64,11 @@ struct im_log {
     int quiet;                          /* --quiet: lines flagged IM_LOG_QUIET are dropped */
     size_t status_len;                  /* width of the status line on err_fd, 0: none */
     void (*clock)(struct timeval *now); /* wall clock for timestamps (gettimeofday) */
+    char *path;                         /* the log file's path, owned, or NULL */
+    volatile sig_atomic_t reopen;       /* set (a signal handler may) to reopen the file */
+    int holding;                        /* im_log_hold(): ERROR lines of the engine wait */
+    struct im_log_held *held;           /* those lines, owned */
+    size_t n_held;                      /* their number */
 };
 
 /**
@@ -69,7 +83,26 @@ void im_log_init(struct im_log *lg, const char *prefix_format, int quiet, int er
  */
 int im_log_open_file(struct im_log *lg, const char *path, struct qrt_err *err);
 
-/** Erase the status line, close the log file, free the prefix. */
+/**
+ * If `reopen` is set: clear it and open the log file again by its path
+ * (logrotate moved it away); the previous descriptor is closed once the
+ * new one is open. If that fails, the sink keeps writing to the previous
+ * file and says "WARNING: Can't open PATH: ERRNO-TEXT" on both. Called by
+ * im_log_write() before every line; the program calls it between passes.
+ */
+void im_log_reopen_pending(struct im_log *lg);
+
+/**
+ * Hold back the ERROR lines that im_log_sync_cb() receives from now on,
+ * until im_log_release(). A line of the IM_LOG channel written meanwhile
+ * first prints the held ones, so the visible order stays the engine's.
+ */
+void im_log_hold(struct im_log *lg);
+
+/** Stop holding; print the held lines when print is non-zero, else drop them. */
+void im_log_release(struct im_log *lg, int print);
+
+/** Erase the status line, drop held lines, close the log file, free the prefix. */
 void im_log_close(struct im_log *lg);
 
 /**
@@ -115,14 +148,18 @@ struct im_log_side {
     const char *name;            /* "local" or "remote" */
     im_log_selected_fn selected; /* %m getter, or NULL (no mailbox) */
     void *selected_arg;          /* passed to selected */
+    int debug;                   /* --debug given: ERROR events are shown */
 };
 
 /**
  * qr_log_fn of a connection; payload is a struct im_log_side. Wire lines
  * (`C: ...`, `S: ...`) and DEBUG/TRACE events go to IM_DEBUG with %m the
  * selected mailbox; INFO (e.g. [ALERT]) to IM_LOG; WARNING to IM_LOG as
- * "WARNING: TEXT"; ERROR to IM_DEBUG as "ERROR: TEXT", because the sync
- * engine reports the failure itself with its component (sync.h).
+ * "WARNING: TEXT"; ERROR to IM_DEBUG as "ERROR: TEXT" and only when the
+ * side's `debug` is set, because the sync engine reports the failure
+ * itself with its component (sync.h): without --debug the IM_DEBUG
+ * channel still reaches stderr when there is no log file, and the
+ * failure would be printed twice.
  */
 void im_log_conn_cb(qr_log_level level, qr_log_category category, const char *text, size_t len,
                     void *payload);

@@ -12,7 +12,23 @@
  * "database is locked" comes first, as in the reference; then the two
  * connections are created (they connect concurrently once the engine
  * drives them) and attached with qr_sync_attach(). Then the
- * `>>> interimap VERSION` debug line, and one pass of qr_sync_run().
+ * `>>> interimap VERSION` debug line, and the command: one pass of
+ * qr_sync_run(), qr_sync_repair(), qr_sync_delete() or qr_sync_rename()
+ * (the MAILBOX arguments are the options' patterns, --target the
+ * targets), or watch mode.
+ *
+ * Watch mode (§14; --watch, --notify): qr_sync_run() then qr_sync_idle()
+ * for the interval, forever; the summary line only after a pass that
+ * changed something. Beyond the reference: once a pass has succeeded, a
+ * pass or a wait that fails because a connection was lost (watch.h,
+ * im_connection_lost()) does not end the program. It says
+ * `WARNING: lost connection to SIDE (REASON); reconnecting in N s` (the
+ * engine's ERROR line for it is held back and dropped, log.h), frees the
+ * sync (releasing the database lock) and both connections (traffic
+ * lines as at exit), sleeps with an exponential back-off (1, 2, 4 ...
+ * 300 s, reset by a successful pass), and creates everything again. The
+ * first pass is not retried: a wrong host or tunnel command fails at once
+ * (exit 1) as in the reference.
  *
  * Exit statuses (tools/common/exitcodes.h): 0 success; 1 usage errors and
  * run-time ERROR lines; 255 "die"-class errors (configuration,
@@ -26,10 +42,23 @@
  * line (which the reference prints even after usage errors), then the log
  * file is closed.
  *
- * Signals: SIGPIPE is ignored (the library reports write errors). SIGINT
- * and SIGTERM keep their default action for now: the engine has no
- * cancellation hook, and the database is crash-safe by design.
+ * Signals (§15.2), installed with sigaction() without SA_RESTART just
+ * before the database is opened: SIGINT and SIGTERM call qr_sync_cancel()
+ * on the current sync (a global pointer, changed with the signals
+ * blocked) and record the signal; the engine returns QR_ECANCELED at its
+ * next safe point, and the program runs the normal cleanup; SIGINT first
+ * logs "Interrupted system call" (strerror(EINTR), the reference's $!)
+ * without prefix and exits 1, SIGTERM exits 0. The handler also arms a
+ * one-second alarm that cancels again until the program is back: a
+ * signal that lands between the engine's last check and its poll() would
+ * otherwise wait for the next event. A signal during a back-off sleep or
+ * between two passes stops the program the same way; a second SIGINT or
+ * SIGTERM kills it at once (the database is crash-safe). In watch mode
+ * SIGHUP makes the log file reopen before its next line (logrotate).
+ * SIGPIPE is ignored (the library reports write errors). Tunnel children
+ * run with SIGINT blocked (libqresync/transport/tunnel.c).
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +78,7 @@
 #include "options.h"
 #include "report.h"
 #include "settings.h"
+#include "watch.h"
 #include "xalloc.h"
 #include "xdg.h"
 
@@ -69,6 +99,7 @@ struct run {
     struct im_log_side side[2];        /* log payloads of the connections */
     qr_sync *sync;                     /* the engine, owned */
     struct im_progress progress;       /* the progress line */
+    unsigned targets;                  /* --target bits (QRT_TARGET_*) */
 };
 
 static const char *const side_name[2] = {"local", "remote"};
@@ -118,23 +149,104 @@ static int early_exit(struct run *r, const char *argv0)
     return -1;
 }
 
-/*
- * The commands the engine cannot run yet (issue 7): refused with one line
- * after the reference's validation. Remove with its call once they exist.
- */
-static int unsupported_command(const struct qrt_interimap_args *a)
-{
-    const char *what = a->command == QRT_CMD_REPAIR   ? "--repair"
-                       : a->command == QRT_CMD_DELETE ? "--delete"
-                       : a->command == QRT_CMD_RENAME ? "--rename"
-                       : a->notify                    ? "--notify"
-                       : a->watch                     ? "--watch"
-                                                      : NULL;
+/* ---- signals ------------------------------------------------------------ */
 
-    if (what == NULL)
-        return -1;
-    fprintf(stderr, "interimap: %s is not supported by this version yet\n", what);
-    return QRT_EXIT_FATAL;
+static qr_sync *volatile g_sync;      /* the sync the handlers cancel, or NULL */
+static volatile sig_atomic_t g_stop;  /* SIGINT or SIGTERM received, else 0 */
+static struct im_log *volatile g_log; /* the sink SIGHUP reopens, or NULL */
+static sigset_t g_signals;            /* the signals handled here */
+
+/* SIGINT, SIGTERM: stop at the next safe point; a second one kills. */
+static void on_stop(int sig)
+{
+    int saved = errno;
+
+    if (g_stop != 0) {
+        struct sigaction sa;
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = SIG_DFL;
+        sigaction(sig, &sa, NULL);
+        raise(sig); /* delivered when this handler returns */
+    } else
+        g_stop = sig;
+    qr_sync_cancel(g_sync);
+    alarm(1);
+    errno = saved;
+}
+
+/* Cancel again every second while stopping (see the file comment). */
+static void on_alarm(int sig)
+{
+    int saved = errno;
+
+    (void)sig;
+    if (g_stop != 0) {
+        qr_sync_cancel(g_sync);
+        alarm(1);
+    }
+    errno = saved;
+}
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    if (g_log != NULL)
+        g_log->reopen = 1;
+}
+
+static void handle(int sig, void (*fn)(int))
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = fn;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sigaddset(&sa.sa_mask, SIGALRM);
+    sigaddset(&sa.sa_mask, SIGHUP);
+    sa.sa_flags = 0; /* no SA_RESTART: the signal interrupts the engine's poll() */
+    sigaction(sig, &sa, NULL);
+}
+
+static void install_handlers(struct run *r)
+{
+    sigemptyset(&g_signals);
+    sigaddset(&g_signals, SIGINT);
+    sigaddset(&g_signals, SIGTERM);
+    sigaddset(&g_signals, SIGALRM);
+    handle(SIGINT, on_stop);
+    handle(SIGTERM, on_stop);
+    handle(SIGALRM, on_alarm);
+    if (r->args.watch) {
+        g_log = &r->log;
+        sigaddset(&g_signals, SIGHUP);
+        handle(SIGHUP, on_hup);
+    }
+}
+
+/* The sync the handlers cancel; changed with them blocked. */
+static void set_current_sync(qr_sync *s)
+{
+    sigset_t old;
+
+    sigprocmask(SIG_BLOCK, &g_signals, &old);
+    g_sync = s;
+    if (s != NULL && g_stop != 0)
+        qr_sync_cancel(s);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+/* The outcome of SIGINT (the reference logs $!, then exits 1) or SIGTERM (0). */
+static int stopped(struct run *r)
+{
+    im_progress_done(&r->progress);
+    if (g_stop == SIGINT) {
+        im_log_write(&r->log, IM_LOG, 0, NULL, NULL, strerror(EINTR));
+        return QRT_EXIT_FAILURE;
+    }
+    return QRT_EXIT_OK;
 }
 
 static int read_config(struct run *r, struct qrt_err *err)
@@ -161,7 +273,6 @@ static int startup(struct run *r)
     struct qrt_err err = QRT_ERR_INIT;
     const struct qrt_interimap_args *a = &r->args;
     int listing = a->command == QRT_CMD_SYNC || a->command == QRT_CMD_REPAIR;
-    unsigned targets;
 
     if (read_config(r, &err) < 0 ||
         qrt_xdg_data_file("interimap", r->set.database, &r->dbpath, &err) < 0)
@@ -180,9 +291,9 @@ static int startup(struct run *r)
     }
     if (listing)
         r->select_opts = qrt_list_select_opts(r->set.list_select_opts);
-    if (qrt_interimap_targets(a, &targets, &err) < 0)
+    if (qrt_interimap_targets(a, &r->targets, &err) < 0)
         return die_err(r, &err);
-    return unsupported_command(a);
+    return -1;
 }
 
 static const char *selected_local(void *arg)
@@ -220,7 +331,7 @@ static int create_conns(struct run *r, int *failed)
 
     *failed = -1;
     for (int i = 0; i < 2; i++) {
-        r->side[i] = (struct im_log_side){&r->log, side_name[i], sel[i], r};
+        r->side[i] = (struct im_log_side){&r->log, side_name[i], sel[i], r, r->args.debug > 0};
         im_conn_options(cs[i], r->args.debug, r->args.watch, tags[i], &r->side[i], &o);
         int rc = qr_conn_new(&r->conn[i], &o);
 
@@ -286,66 +397,112 @@ static void sync_options(struct run *r, qr_sync_options *so, const char **pats, 
     }
     if (a->watch)
         so->flags |= QR_SYNC_WATCH;
+    if (a->notify)
+        so->flags |= QR_SYNC_NOTIFY;
+}
+
+/* The sync object and its database lock (§2.6 step 8); 0 or a QR_E* code. */
+static int new_sync(struct run *r)
+{
+    size_t n = r->args.n_mailboxes > r->patterns.n ? r->args.n_mailboxes : r->patterns.n;
+    const char **pats = qrt_xcalloc(n + 1, sizeof(*pats));
+    size_t *lens = qrt_xcalloc(n + 1, sizeof(*lens));
+    qr_sync_options so;
+    qr_sync *s = NULL;
+    int rc;
+
+    sync_options(r, &so, pats, lens);
+    rc = qr_sync_new(&s, &so); /* copies the patterns */
+    free(pats);
+    free(lens);
+    if (rc < 0)
+        return rc;
+    r->sync = s;
+    set_current_sync(s);
+    return qr_sync_open(s);
+}
+
+/* The text of a failed new_sync(): the library's detail, or its code. */
+static void sync_error_text(struct run *r, int rc, char *buf, size_t size)
+{
+    const qr_error *e = r->sync ? qr_sync_last_error(r->sync) : NULL;
+
+    if (r->sync == NULL)
+        snprintf(buf, size, "interimap: %s", qr_strerror(rc));
+    else
+        snprintf(buf, size, "%s", e && e->message[0] ? e->message : qr_strerror(rc));
+}
+
+static int attach(struct run *r)
+{
+    int rc = qr_sync_attach(r->sync, r->conn[0], r->conn[1]);
+    char msg[160];
+
+    if (rc == 0)
+        return -1;
+    snprintf(msg, sizeof(msg), "interimap: %s", qr_strerror(rc));
+    return die(r, msg, QRT_EXIT_FATAL);
 }
 
 /* Sync object, database lock, then the connections (§2.6 steps 8-9): the
  * lock is taken before any tunnel starts. -1 to go on. */
 static int open_sync(struct run *r)
 {
-    size_t n = r->args.n_mailboxes > r->patterns.n ? r->args.n_mailboxes : r->patterns.n;
-    const char **pats = qrt_xcalloc(n + 1, sizeof(*pats));
-    size_t *lens = qrt_xcalloc(n + 1, sizeof(*lens));
-    qr_sync_options so;
+    char msg[512];
     int failed, rc;
 
-    sync_options(r, &so, pats, lens);
-    rc = qr_sync_new(&r->sync, &so);
+    install_handlers(r);
+    rc = new_sync(r);
     if (rc < 0) {
-        char msg[160];
-
-        snprintf(msg, sizeof(msg), "interimap: %s", qr_strerror(rc));
-        rc = die(r, msg, QRT_EXIT_FATAL);
-        goto out;
-    }
-    rc = qr_sync_open(r->sync);
-    if (rc < 0) {
-        const qr_error *e = qr_sync_last_error(r->sync);
-
-        rc = die(r, e && e->message[0] ? e->message : qr_strerror(rc), QRT_EXIT_FATAL);
-        goto out;
+        sync_error_text(r, rc, msg, sizeof(msg));
+        return die(r, msg, QRT_EXIT_FATAL);
     }
     rc = create_conns(r, &failed);
     if (rc >= 0)
-        goto out;
+        return rc;
     if (r->args.debug)
         im_log_printf(&r->log, IM_DEBUG, 0, NULL, NULL, ">>> interimap %s", qr_version());
-    if (failed >= 0) {
-        rc = conn_failed(r, failed);
-        goto out;
-    }
-    rc = qr_sync_attach(r->sync, r->conn[0], r->conn[1]);
-    if (rc < 0) {
-        char msg[160];
-
-        snprintf(msg, sizeof(msg), "interimap: %s", qr_strerror(rc));
-        rc = die(r, msg, QRT_EXIT_FATAL);
-        goto out;
-    }
-    rc = -1;
-out:
-    free(pats);
-    free(lens);
-    return rc;
+    if (failed >= 0)
+        return conn_failed(r, failed);
+    return attach(r);
 }
 
-/* The exit status of a failed pass. */
+/* Free the sync (the lock goes with it), then both connections with their
+ * traffic lines (§15.3 step 1). */
+static void close_all(struct run *r)
+{
+    if (r->have_log)
+        im_progress_done(&r->progress);
+    set_current_sync(NULL);
+    qr_sync_free(r->sync);
+    r->sync = NULL;
+    for (int i = 0; i < 2; i++) {
+        qr_conn_traffic_stats t;
+        int have = r->conn[i] != NULL && qr_conn_traffic(r->conn[i], &t) == 0;
+
+        qr_conn_free(r->conn[i]);
+        r->conn[i] = NULL;
+        if (have && r->started[i] && r->have_log) {
+            char *text = im_traffic_text(&t);
+
+            im_log_write(&r->log, IM_LOG, IM_LOG_QUIET, side_name[i], NULL, text);
+            free(text);
+        }
+        r->started[i] = 0;
+    }
+}
+
+/* The exit status of a failed pass or command. */
 static int run_status(struct run *r, int rc)
 {
     qr_sync_component comp = qr_sync_error_component(r->sync);
 
     if (r->ignore_err.msg != NULL)
         return die_err(r, &r->ignore_err);
-    if (rc == QR_ESTORE || rc == QR_ELOCKED || rc == QR_ENOMEM || comp == QR_SYNC_COMP_DATABASE)
+    /* The database failing is a die of the reference (DBI's RaiseError); its
+     * refusals ("database: ERROR: Mailbox X exists. Run ...") are a fail: 1. */
+    if (rc == QR_ESTORE || rc == QR_ELOCKED || rc == QR_ENOMEM ||
+        (comp == QR_SYNC_COMP_DATABASE && rc != QR_ERROR))
         return QRT_EXIT_FATAL;
     /* "Non LIST-EXTENDED-capable IMAP server." is a die of the reference. */
     if (rc == QR_ECAPABILITY && comp == QR_SYNC_COMP_NONE)
@@ -361,50 +518,211 @@ static double seconds_since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* One pass (§6 steps 2-12). */
-static int synchronise(struct run *r)
+/* Whether a pass changed anything (watch mode prints its summary only then:
+ * a mailbox whose stored UIDNEXT is 0 is selected at every pass). */
+static int changed(const qr_sync_stats *st)
 {
+    return st->copied[0] + st->copied[1] + st->flags_updated[0] + st->flags_updated[1] +
+               st->expunged[0] + st->expunged[1] + st->adopted >
+           0;
+}
+
+/* One pass (§6 steps 2-12), or --repair (§13), and its summary; a QR_E* code. */
+static int pass(struct run *r)
+{
+    const qr_sync_stats *st;
     struct timespec t0;
     int rc;
 
-    r->started[0] = r->started[1] = 1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    rc = qr_sync_run(r->sync);
+    /* The progress rate is per pass (watch mode sleeps between them). */
     im_progress_done(&r->progress);
-    if (rc < 0)
-        return run_status(r, rc);
-    const qr_sync_stats *st = qr_sync_stats_get(r->sync);
-    if (!r->args.quiet && st != NULL && st->mailboxes > 0) {
+    im_progress_init(&r->progress, &r->log);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rc = r->args.command == QRT_CMD_REPAIR ? qr_sync_repair(r->sync) : qr_sync_run(r->sync);
+    im_progress_done(&r->progress);
+    st = qr_sync_stats_get(r->sync);
+    if (rc == 0 && !r->args.quiet && st != NULL && st->mailboxes > 0 &&
+        (!r->args.watch || changed(st))) {
         char *text = im_summary_text(st, seconds_since(&t0));
 
         im_log_write(&r->log, IM_LOG, IM_LOG_QUIET, NULL, NULL, text);
         free(text);
     }
-    return QRT_EXIT_OK;
+    return rc;
+}
+
+/* --target bits as the engine spells them. */
+static unsigned sync_targets(unsigned t)
+{
+    return ((t & QRT_TARGET_LOCAL) ? QR_SYNC_TARGET_LOCAL : 0) |
+           ((t & QRT_TARGET_REMOTE) ? QR_SYNC_TARGET_REMOTE : 0) |
+           ((t & QRT_TARGET_DATABASE) ? QR_SYNC_TARGET_DATABASE : 0);
+}
+
+/* The status after an engine call returned rc, with its ERROR lines held. */
+static int outcome(struct run *r, int rc)
+{
+    if (g_stop != 0) {
+        /* The cancellation we asked for is no error, nor a connection lost
+         * meanwhile (systemd's SIGTERM also reaches the tunnel commands). */
+        im_log_release(&r->log, rc != 0 && rc != QR_ECANCELED &&
+                                    !im_connection_lost(rc, qr_sync_error_component(r->sync), 1));
+        return stopped(r);
+    }
+    im_log_release(&r->log, 1);
+    return rc < 0 ? run_status(r, rc) : QRT_EXIT_OK;
+}
+
+/* Without --watch: the command (§1.4), once. */
+static int run_once(struct run *r)
+{
+    int rc;
+
+    if (g_stop != 0)
+        return stopped(r);
+    r->started[0] = r->started[1] = 1;
+    im_log_hold(&r->log);
+    switch (r->args.command) {
+    case QRT_CMD_DELETE:
+        rc = qr_sync_delete(r->sync, sync_targets(r->targets));
+        break;
+    case QRT_CMD_RENAME:
+        rc = qr_sync_rename(r->sync, sync_targets(r->targets));
+        break;
+    case QRT_CMD_SYNC:
+    case QRT_CMD_REPAIR:
+    default:
+        rc = pass(r);
+        break;
+    }
+    return outcome(r, rc);
+}
+
+/* What reopen() says when the next attempt must wait. */
+#define RETRY (-2)
+
+/* "lost connection to SIDE (REASON)", owned. */
+static char *lost_text(qr_sync_component comp, const qr_error *e, int code)
+{
+    const char *who = im_log_component_name(comp);
+    char *text = NULL;
+
+    if (asprintf(&text, "lost connection to %s (%s)", who ? who : "the servers",
+                 e != NULL && e->message[0] ? e->message : qr_strerror(code)) < 0)
+        qrt_oom();
+    return text;
+}
+
+/*
+ * Create everything again after a lost connection: the sync and its lock,
+ * the connections, attached. -1 to go on with a pass; RETRY with *why
+ * (owned) when it must be tried again later (a connection that failed at
+ * once, the database locked by another run meanwhile); else the exit
+ * status.
+ */
+static int reopen(struct run *r, char **why)
+{
+    char msg[512];
+    int failed, rc;
+
+    rc = new_sync(r);
+    if (rc < 0) {
+        sync_error_text(r, rc, msg, sizeof(msg));
+        if (rc == QR_ELOCKED) {
+            *why = qrt_xstrdup(msg);
+            return RETRY;
+        }
+        return die(r, msg, QRT_EXIT_FATAL);
+    }
+    rc = create_conns(r, &failed);
+    if (rc >= 0)
+        return rc;
+    if (failed >= 0) {
+        const qr_error *e = qr_conn_last_error(r->conn[failed]);
+        qr_sync_component comp = failed == 0 ? QR_SYNC_COMP_LOCAL : QR_SYNC_COMP_REMOTE;
+
+        if (e != NULL && im_connection_lost(e->code, comp, 0)) {
+            *why = lost_text(comp, e, e->code);
+            return RETRY;
+        }
+        return conn_failed(r, failed);
+    }
+    return attach(r);
+}
+
+/* Say why, free everything, sleep, create everything again (until it works). */
+static int reconnect(struct run *r, struct im_backoff *bo, char *why)
+{
+    for (;;) {
+        unsigned delay = im_backoff_next(bo);
+        int rc;
+
+        im_log_printf(&r->log, IM_LOG, 0, NULL, NULL, "WARNING: %s; reconnecting in %u s", why,
+                      delay);
+        free(why);
+        why = NULL;
+        close_all(r);
+        if (im_sleep(delay, &g_signals, &g_stop))
+            return stopped(r);
+        rc = reopen(r, &why);
+        if (rc != RETRY)
+            return rc;
+    }
+}
+
+/* --watch, --notify (§14): pass, wait, forever; reconnect after a lost
+ * connection once a pass has succeeded. */
+static int watch(struct run *r)
+{
+    struct im_backoff bo;
+    int succeeded = 0;
+
+    im_backoff_reset(&bo);
+    for (;;) {
+        qr_sync_component comp;
+        int rc;
+
+        im_log_reopen_pending(&r->log);
+        if (g_stop != 0)
+            return stopped(r);
+        r->started[0] = r->started[1] = 1;
+        im_log_hold(&r->log);
+        rc = pass(r);
+        if (rc == 0 && g_stop == 0) {
+            succeeded = 1;
+            im_backoff_reset(&bo);
+            im_log_release(&r->log, 1);
+            im_log_reopen_pending(&r->log);
+            im_log_hold(&r->log);
+            rc = qr_sync_idle(r->sync, (int)r->args.interval);
+        }
+        if (g_stop != 0 || rc == 0) {
+            rc = outcome(r, rc);
+            if (g_stop != 0)
+                return rc;
+            continue;
+        }
+        comp = qr_sync_error_component(r->sync);
+        if (!succeeded || !im_connection_lost(rc, comp, 0))
+            return outcome(r, rc);
+        im_log_release(&r->log, 0);
+        rc = reconnect(r, &bo, lost_text(comp, qr_sync_last_error(r->sync), rc));
+        if (rc >= 0)
+            return rc;
+    }
 }
 
 /* §15.3, then free everything; returns status. */
 static int finish(struct run *r, int status)
 {
     if (r->have_log)
-        im_progress_done(&r->progress);
-    qr_sync_free(r->sync);
-    for (int i = 0; i < 2; i++) {
-        qr_conn_traffic_stats t;
-        int have = r->conn[i] != NULL && qr_conn_traffic(r->conn[i], &t) == 0;
-
-        qr_conn_free(r->conn[i]);
-        if (have && r->started[i] && r->have_log) {
-            char *text = im_traffic_text(&t);
-
-            im_log_write(&r->log, IM_LOG, IM_LOG_QUIET, side_name[i], NULL, text);
-            free(text);
-        }
-    }
+        im_log_release(&r->log, 1);
+    close_all(r);
     if (r->args.debug && r->have_log)
         im_log_write(&r->log, IM_DEBUG, 0, NULL, NULL, "Cleaning up...");
     else if (r->args.debug)
         fputs("Cleaning up...\n", stderr);
+    g_log = NULL;
     if (r->have_log)
         im_log_close(&r->log);
     qrt_ignore_free(r->ignore);
@@ -437,6 +755,6 @@ int main(int argc, char *argv[])
     if (rc < 0)
         rc = open_sync(&r);
     if (rc < 0)
-        rc = synchronise(&r);
+        rc = r.args.watch ? watch(&r) : run_once(&r);
     return finish(&r, rc);
 }
