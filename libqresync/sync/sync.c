@@ -257,11 +257,20 @@ static int idle_pred(void *payload)
     return s->side[0].outstanding == 0 && s->side[1].outstanding == 0;
 }
 
+static int no_append_pred(void *payload)
+{
+    struct qr_sync *s = payload;
+
+    return s->appends == 0;
+}
+
 static int wait_pred(void *payload)
 {
     struct qr_sync *s = payload;
 
-    return s->failed || s->cancelled || idle_pred(s);
+    /* a cancel interrupts a copy at once; anything else runs to the end of
+     * the mailbox (sy_loop() checks between mailboxes) */
+    return s->failed || (s->cancelled && s->copying) || idle_pred(s);
 }
 
 void sy_drain(struct qr_sync *s)
@@ -271,9 +280,10 @@ void sy_drain(struct qr_sync *s)
     for (k = 0; k < 2; k++)
         if (s->side[k].outstanding > 0 && s->side[k].s != NULL)
             qr_session_cancel_all(s->side[k].s);
-    /* a cancel lets what is in flight finish, briefly */
-    if (!s->failed && !idle_pred(s))
-        (void)qr_loop_run_until(s->loop, idle_pred, s, 5000);
+    /* a cancel lets the APPENDs in flight finish (their copies get their
+     * mapping rows), briefly; a FETCH still streaming is not waited for */
+    if (!s->failed && s->appends > 0)
+        (void)qr_loop_run_until(s->loop, no_append_pred, s, 5000);
     for (k = 0; k < 2; k++)
         if (s->side[k].outstanding > 0 && s->side[k].s != NULL)
             qr_session_abort(s->side[k].s, QR_ECANCELED, "synchronisation stopped");
@@ -288,7 +298,7 @@ int sy_wait(struct qr_sync *s)
     if (s->failed)
         return s->failed;
     rc = qr_loop_run_until(s->loop, wait_pred, s, -1);
-    if (s->cancelled && !s->failed) {
+    if (s->cancelled && s->copying && !s->failed) {
         sy_drain(s);
         s->failed = QR_ECANCELED;
         s->err_comp = QR_SYNC_COMP_NONE;
@@ -468,6 +478,18 @@ QR_EXTERN void qr_sync_cancel(qr_sync *s)
 {
     if (s != NULL)
         s->cancelled = 1;
+}
+
+int sy_cancelled(struct qr_sync *s)
+{
+    if (!s->cancelled)
+        return 0;
+    if (!s->failed) {
+        s->failed = QR_ECANCELED;
+        s->err_comp = QR_SYNC_COMP_NONE;
+        qr_err_set(&s->err, QR_ECANCELED, "stopped");
+    }
+    return s->failed;
 }
 
 int sy_prepare(struct qr_sync *s)

@@ -138,6 +138,8 @@ static int append_done(qr_session *ss, const qr_session_result *res, void *paylo
     (void)ss;
     if (dst->outstanding > 0)
         dst->outstanding--;
+    if (s->appends > 0)
+        s->appends--;
     cp->pending_bytes -= b->bytes < cp->pending_bytes ? b->bytes : cp->pending_bytes;
     if (b->n == 1 && b->m[0].fd >= 0 && cp->pending_spills > 0)
         cp->pending_spills--;
@@ -241,6 +243,10 @@ static int flush(struct sy_copy *cp)
     if (b == NULL || b->n == 0)
         return 0;
     cp->cur = NULL;
+    if (s->cancelled) { /* stopping: nothing more is sent */
+        batch_free(b);
+        return 0;
+    }
     for (i = 0; i < b->n && rc == 0; i++)
         rc = qr_store_journal_add(
             s->st, idx, cp->dst->which == QR_SYNC_LOCAL ? QR_STORE_LOCAL : QR_STORE_REMOTE,
@@ -286,6 +292,8 @@ static int flush(struct sy_copy *cp)
     if (rc != 0) {
         cp->pending_bytes -= b->bytes;
         batch_free(b);
+    } else {
+        s->appends++;
     }
     return rc;
 }
@@ -620,6 +628,7 @@ static int copy_pass(struct qr_sync *s, size_t mi, sy_side *src, sy_side *dst, q
     if (cp.dst_name == NULL || c == NULL)
         return sy_fail(s, QR_ENOMEM, QR_SYNC_COMP_NONE, NULL, "out of memory");
     s->progress_mailbox = s->side[QR_SYNC_LOCAL].sel;
+    s->copying = 1;
     s->stats.to_copy = 0;
     if (c->has & SY_EXISTS) {
         uint64_t mapped = 0;
@@ -668,6 +677,7 @@ static int copy_pass(struct qr_sync *s, size_t mi, sy_side *src, sy_side *dst, q
         if (rc != 0 || unext >= c->uidnext)
             break;
     }
+    s->copying = 0;
     copy_dispose(&cp);
     return rc;
 }
@@ -696,10 +706,12 @@ int sy_copy_uids(struct qr_sync *s, size_t mi, sy_side *src, sy_side *dst, const
     }
     cp.ign_src = none;
     s->progress_mailbox = s->side[QR_SYNC_LOCAL].sel;
+    s->copying = 1;
     s->stats.to_copy = qr_uidset_count(uids);
     rc = sy_pieces(uids, range_piece, &cp);
     if (rc == 0)
         rc = copy_finish(&cp);
+    s->copying = 0;
     copy_dispose(&cp);
     qr_uidset_free(none);
     return rc;

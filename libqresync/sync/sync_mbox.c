@@ -713,6 +713,8 @@ static int sync_one(struct qr_sync *s, size_t mi, int selected)
     }
     s->stats.mailboxes++;
     for (rounds = 0; rc == 0 && rounds < 100; rounds++) {
+        if (rounds > 0 && (rc = sy_cancelled(s)) != 0)
+            break;
         rc = sy_sync_messages(s, mi, NULL, NULL);
         if (rc != 0 || !(dirty_on(s, mi, 0) || dirty_on(s, mi, 1)))
             break;
@@ -730,6 +732,8 @@ int sy_loop(struct qr_sync *s, size_t current)
         rc = sync_one(s, current, 1);
     debug_dirty(s);
     for (i = 0; rc == 0 && i < s->nmbx; i++) {
+        if ((rc = sy_cancelled(s)) != 0)
+            break;
         if (!(dirty_on(s, i, 0) || dirty_on(s, i, 1)))
             continue;
         rc = sync_one(s, i, is_selected(s, i) && i == current);

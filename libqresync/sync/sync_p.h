@@ -145,6 +145,8 @@ struct qr_sync {
     volatile int cancelled; /* qr_sync_cancel() */
     int connected;          /* connect_both() done */
     int schema_done;        /* the schema step succeeded (once per process) */
+    size_t appends;         /* APPEND commands in flight (sync_copy.c) */
+    int copying;            /* inside a copy: a cancel stops it at once */
     int list_mode;          /* SY_LIST_* */
     int relist;             /* notify mode: list again before the next pass */
     int notified;           /* notify mode: NOTIFY sent for the current list */
@@ -252,6 +254,8 @@ int sy_submit_split(sy_side *sd, const char *name, const qr_uidset *set, const c
 
 /* Connect (once), list, check the schema: the start of every command. */
 int sy_prepare(struct qr_sync *s);
+/* A safe point: QR_ECANCELED (recorded) after qr_sync_cancel(), else 0. */
+int sy_cancelled(struct qr_sync *s);
 /* Drain both sessions after a failure or a cancel (no callback left). */
 void sy_drain(struct qr_sync *s);
 

@@ -240,7 +240,7 @@ QR_EXTERN int qr_sync_repair(qr_sync *s)
         (rc = sy_recover(s, &current)) != 0 || (rc = sy_load_state(s)) != 0)
         return s->failed ? s->failed : rc;
     for (i = 0; rc == 0 && i < s->nmbx; i++)
-        if (s->mbx_idx[i] >= 0 && s->mbx_known[i])
+        if ((rc = sy_cancelled(s)) == 0 && s->mbx_idx[i] >= 0 && s->mbx_known[i])
             rc = repair_one(s, i);
     return rc != 0 && s->failed ? s->failed : rc;
 }

@@ -57,6 +57,18 @@ static int notify_cmd(struct qr_sync *s, sy_side *sd, int status)
     return sy_submit(sd, cmd, 0, sy_done_fatal, NULL, sd);
 }
 
+static int notify_none(sy_side *sd)
+{
+    qr_cmd *cmd = NULL;
+    int rc;
+
+    if ((rc = qr_cmd_new(&cmd, "NOTIFY", 0)) != 0 || (rc = qr_cmd_add_raw(cmd, "NONE")) != 0) {
+        qr_cmd_free(cmd);
+        return sy_fail(sd->sync, rc, sy_comp(sd), NULL, "NOTIFY: %s", qr_strerror(rc));
+    }
+    return sy_submit(sd, cmd, 0, sy_done_fatal, NULL, sd);
+}
+
 int sy_notify_set(struct qr_sync *s)
 {
     int k, rc = 0;
@@ -65,9 +77,11 @@ int sy_notify_set(struct qr_sync *s)
         if (!qr_session_has_cap(s->side[k].s, QR_CAP_NOTIFY))
             return sy_fail(s, QR_ECAPABILITY, sy_comp(&s->side[k]), NULL,
                            "Server did not advertise NOTIFY (RFC 5465) capability.");
-    /* the first only gets the initial STATUS responses; the second replaces it */
+    /* the first only gets the initial STATUS responses; the second replaces
+     * it. NOTIFY NONE in between: Dovecot 2.3 otherwise reports events only
+     * at its 30-second mailbox check. */
     for (k = 0; rc == 0 && k < 2; k++)
-        if ((rc = notify_cmd(s, &s->side[k], 1)) == 0)
+        if ((rc = notify_cmd(s, &s->side[k], 1)) == 0 && (rc = notify_none(&s->side[k])) == 0)
             rc = notify_cmd(s, &s->side[k], 0);
     if (rc == 0)
         rc = sy_wait(s);
@@ -169,6 +183,11 @@ QR_EXTERN int qr_sync_idle(qr_sync *s, int seconds)
         rc = qr_loop_run_until(s->loop, cancel_pred, s, ms);
     } else {
         if (!s->notified && (rc = sy_notify_set(s)) != 0)
+            return rc;
+        /* ours: UNSELECT first (when both servers have it): Dovecot sends no
+         * prompt event for a mailbox left selected, while the MAILBOXES
+         * filter covers it once it is not */
+        if ((rc = between_passes(s, 1)) != 0)
             return rc;
         s->idling = 1;
         rc = qr_loop_run_until(s->loop, notify_pred, s, ms);
