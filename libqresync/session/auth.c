@@ -30,6 +30,13 @@
  * response goes with the command when the server advertises SASL-IR and
  * the mechanism speaks first (an empty one is sent as `=`, RFC 4959).
  *
+ * qr_auth_start_sasl() makes the same choice under the same policy for
+ * SMTP AUTH (libqresync/smtp/smtp_auth.c): the candidates are the
+ * mechanism names of the EHLO `AUTH` keyword, LOGIN is the SASL mechanism
+ * (a password one, so the plaintext rule applies), LOGINDISABLED is an
+ * IMAP matter, and instead of a command it hands back the initial
+ * response; qr_auth_step() and qr_auth_finish() then work unchanged.
+ *
  * Secrets: the password or token lives in a->secret from the moment it is
  * needed until the exchange ends (right after building LOGIN; at
  * qr_auth_finish() or qr_auth_free() for SASL), and is overwritten with
@@ -277,7 +284,12 @@ static int choose(qr_auth *a, const char *const *caps, size_t ncaps, const qr_au
     while (next_mech(&p, name) == 1) {
         enum qr_auth_kind kind = mech_kind(name);
 
-        if (kind != QR_AUTH_K_LOGIN_CMD && !has_auth_cap(caps, ncaps, name))
+        if (a->sasl_only) { /* SMTP AUTH: plain mechanism names, LOGIN is SASL */
+            if (!has_cap(caps, ncaps, name, 0))
+                continue;
+            if (kind == QR_AUTH_K_LOGIN_CMD)
+                kind = QR_AUTH_K_SASL_LOGIN;
+        } else if (kind != QR_AUTH_K_LOGIN_CMD && !has_auth_cap(caps, ncaps, name))
             continue;
         if (kind == QR_AUTH_K_SCRAM_PLUS && link->cb_type == QR_AUTH_CB_NONE)
             continue; /* no channel binding on this link */
@@ -292,14 +304,15 @@ static int check_policy(qr_auth *a, const char *const *caps, size_t ncaps, const
 {
     enum qr_auth_kind k = a->kind;
 
-    if ((k == QR_AUTH_K_LOGIN_CMD || k == QR_AUTH_K_PLAIN) &&
+    if ((k == QR_AUTH_K_LOGIN_CMD || k == QR_AUTH_K_PLAIN) && !a->sasl_only &&
         has_cap(caps, ncaps, "LOGINDISABLED", 1))
         return qr_auth_fail(a, QR_EAUTH, "Logins are disabled.");
     if (k == QR_AUTH_K_OTHER && !a->allow_weak)
         return qr_auth_fail(a, QR_EAUTH,
                             "mechanism %s refused: weak (set auth-allow-weak to use it anyway)",
                             a->mech);
-    if ((k == QR_AUTH_K_LOGIN_CMD || k == QR_AUTH_K_PLAIN || k == QR_AUTH_K_OAUTH) &&
+    if ((k == QR_AUTH_K_LOGIN_CMD || k == QR_AUTH_K_PLAIN || k == QR_AUTH_K_OAUTH ||
+         k == QR_AUTH_K_SASL_LOGIN) &&
         !link->secure && !a->allow_plaintext)
         return qr_auth_fail(a, QR_EAUTH,
                             "refusing to send a %s over an unencrypted connection (mechanism "
@@ -488,6 +501,50 @@ int qr_auth_start(qr_auth *a, const char *const *caps, size_t ncaps, const qr_au
         qr_auth_sasl_end(a);
         return rc;
     }
+    a->state = QR_AUTH_SENT;
+    return 0;
+}
+
+int qr_auth_start_sasl(qr_auth *a, const char *const *mechs, size_t nmechs,
+                       const qr_auth_link *link, const char *service, const char **ir,
+                       size_t *ir_len)
+{
+    int rc, first;
+
+    if (ir != NULL)
+        *ir = NULL;
+    if (ir_len != NULL)
+        *ir_len = 0;
+    if (a == NULL || ir == NULL || ir_len == NULL || link == NULL || service == NULL ||
+        (mechs == NULL && nmechs > 0) ||
+        (link->cb_type != QR_AUTH_CB_NONE && (link->cb_data == NULL || link->cb_len == 0)))
+        return QR_EINVAL;
+    if (a->state != QR_AUTH_NEW)
+        return a->state == QR_AUTH_FAILED ? a->first_error : QR_EINVAL;
+    a->sasl_only = 1;
+    a->service = service;
+    rc = choose(a, mechs, nmechs, link);
+    if (rc == 0)
+        rc = check_policy(a, mechs, nmechs, link);
+    if (rc == 0)
+        rc = load_credentials(a);
+    if (rc == 0)
+        rc = keep_channel_binding(a, link);
+    first = rc == 0 && is_client_first(a->mech);
+    if (rc == 0)
+        rc = qr_auth_sasl_begin(a, first);
+    if (rc != 0) {
+        erase_secret(a);
+        qr_auth_sasl_end(a);
+        return rc;
+    }
+    if (first) {
+        *ir = a->line.ptr != NULL ? a->line.ptr : "";
+        *ir_len = a->line.len;
+        if (a->kind == QR_AUTH_K_PLAIN || a->kind == QR_AUTH_K_OAUTH)
+            erase_secret(a); /* sent with the initial response; SCRAM needs it later */
+    }
+    a->sasl_ir = first;
     a->state = QR_AUTH_SENT;
     return 0;
 }

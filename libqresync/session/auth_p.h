@@ -70,7 +70,8 @@ enum qr_auth_kind {
     QR_AUTH_K_SCRAM,      /* SCRAM-SHA-1, SCRAM-SHA-256 */
     QR_AUTH_K_SCRAM_PLUS, /* their channel-bound variants */
     QR_AUTH_K_OAUTH,      /* XOAUTH2, OAUTHBEARER */
-    QR_AUTH_K_OTHER       /* anything else: weak unless allowed */
+    QR_AUTH_K_OTHER,      /* anything else: weak unless allowed */
+    QR_AUTH_K_SASL_LOGIN  /* SASL LOGIN (qr_auth_start_sasl() only): a password mechanism */
 };
 
 typedef struct qr_auth {
@@ -85,6 +86,8 @@ typedef struct qr_auth {
     unsigned int oauth_port;       /* 0 when not given */
     int allow_weak;                /* allow mechanisms outside the known-good set */
     int allow_plaintext;           /* allow passwords/tokens over an insecure link */
+    int sasl_only;                 /* qr_auth_start_sasl(): every name is a SASL mechanism */
+    const char *service;           /* GSASL_SERVICE; static; NULL means "imap" */
     qr_auth_secret_fn password_fn; /* caller's, may be NULL */
     qr_auth_secret_fn token_fn;    /* caller's, may be NULL */
     void *payload;                 /* caller's, for the callbacks */
@@ -132,6 +135,24 @@ void qr_auth_free(qr_auth *a);
  */
 int qr_auth_start(qr_auth *a, const char *const *caps, size_t ncaps, const qr_auth_link *link,
                   qr_cmd **cmd);
+
+/*
+ * The same for a protocol whose AUTH command takes a SASL mechanism name
+ * and an optional initial response (SMTP AUTH, RFC 4954): `mechs` are the
+ * mechanism names the server offers (any case); every configured name is
+ * a SASL mechanism (LOGIN is SASL LOGIN, a password mechanism under the
+ * plaintext policy like PLAIN); LOGINDISABLED means nothing; `service` is
+ * libgsasl's GSASL_SERVICE (static, e.g. "smtp"). No command is built:
+ * for a mechanism that speaks first (PLAIN, SCRAM-*, XOAUTH2, ...) *ir and
+ * *ir_len receive its initial response, base64 ("" when empty), borrowed
+ * until the next call on a; else *ir is NULL. Then qr_auth_step() for each
+ * server challenge and qr_auth_finish() (status 0 for success, QR_ENO with
+ * the server's reply line as text otherwise: the message is then
+ * "AUTH MECH failed: TEXT"). Errors as qr_auth_start().
+ */
+int qr_auth_start_sasl(qr_auth *a, const char *const *mechs, size_t nmechs,
+                       const qr_auth_link *link, const char *service, const char **ir,
+                       size_t *ir_len);
 
 /* The chosen mechanism ("LOGIN" for the command), or "" before a choice. */
 const char *qr_auth_mechanism(const qr_auth *a);

@@ -59,7 +59,7 @@ static int gsasl_property_cb(Gsasl *ctx, Gsasl_session *sctx, Gsasl_property pro
         value = a->secret;
         break;
     case GSASL_SERVICE:
-        value = "imap";
+        value = a->service != NULL ? a->service : "imap";
         break;
     case GSASL_HOSTNAME:
         value = a->oauth_host;
@@ -225,7 +225,7 @@ static const char *command_name(const qr_auth *a, char *buf, size_t cap)
 {
     if (a->kind == QR_AUTH_K_LOGIN_CMD)
         return "LOGIN";
-    snprintf(buf, cap, "AUTHENTICATE %s", a->mech);
+    snprintf(buf, cap, "%s %s", a->sasl_only ? "AUTH" : "AUTHENTICATE", a->mech);
     return buf;
 }
 
@@ -258,6 +258,13 @@ int qr_auth_finish(qr_auth *a, int status, const char *text)
                                     : "server not verified");
         a->state = QR_AUTH_DONE_OK;
         return 0;
+    }
+    if ((status == QR_ENO || status == QR_EBAD) && a->sasl_only) {
+        qr_auth_fail(a, QR_EAUTH, "%s failed: %s%s%s%s", what, text,
+                     a->oauth_error.len > 0 ? " (server's OAuth error: " : "",
+                     qr_dynbuf_str(&a->oauth_error), a->oauth_error.len > 0 ? ")" : "");
+        qr_errslot_set_resp(&a->err, NULL, text);
+        return QR_EAUTH;
     }
     if (status == QR_ENO || status == QR_EBAD) {
         qr_auth_fail(a, QR_EAUTH, "%s failed: %s %s%s%s%s", what, status == QR_ENO ? "NO" : "BAD",
