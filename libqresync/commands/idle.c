@@ -12,7 +12,10 @@
  * commands submitted meanwhile wait until its tagged OK.
  *
  * DONE asked for before the `+` arrives (even before IDLE was sent) is
- * remembered and sent as soon as the `+` comes. Untagged responses while
+ * remembered and sent as soon as the `+` comes. Between the `+` and DONE
+ * the session's `idling` flag is set: the server owes nothing then, so a
+ * driver's inactivity timeout does not run (qr_session_idling()).
+ * Untagged responses while
  * idling (EXISTS, EXPUNGE, RECENT, FETCH, VANISHED, STATUS, untagged OK/NO
  * /BAD) go to the caller's on_untagged; the completion follows the tagged
  * response.
@@ -36,6 +39,7 @@ typedef struct idle_ctx {
 static int push_done(qr_session *s, qr_scmd *c, idle_ctx *ic)
 {
     ic->done_sent = 1;
+    s->idling = 0; /* the tagged reply is owed from now on */
     return qr_queue_push_line(s, c, "DONE", 4, 0);
 }
 
@@ -47,6 +51,7 @@ static int idle_cont(qr_session *s, qr_scmd *c, const qr_resp *cont)
     if (ic->idling)
         return QR_EPROTO; /* a second "+" */
     ic->idling = 1;
+    s->idling = 1;
     return ic->done_wanted ? push_done(s, c, ic) : 0;
 }
 
@@ -60,7 +65,10 @@ static int idle_untagged(qr_session *s, const qr_resp *r, void *payload)
 static int idle_done_cb(qr_session *s, const qr_session_result *res, void *payload)
 {
     idle_ctx *ic = payload;
-    int rc = ic->done != NULL ? ic->done(s, res, ic->payload) : 0;
+    int rc;
+
+    s->idling = 0;
+    rc = ic->done != NULL ? ic->done(s, res, ic->payload) : 0;
 
     qr_free(ic);
     return rc;

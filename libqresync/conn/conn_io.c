@@ -30,8 +30,8 @@
  *
  * Deadlines: the layers' own (connect attempt, handshake, SOCKS5) are
  * noticed by their step(); the inactivity timeout (io_timeout_ms) runs
- * while qr_conn_awaiting(): setting up, commands in flight, output
- * waiting, or closing. Any byte read or written restarts it, and so does
+ * while qr_conn_awaiting(): setting up, commands in flight (not an IDLE
+ * that is idling), output waiting, or closing. Any byte read or written restarts it, and so does
  * the start of a wait after an idle period. Expiry fails the connection
  * with QR_EIO (sys_errno ETIMEDOUT).
  *
@@ -64,6 +64,8 @@ int qr_conn_awaiting(const qr_conn *c)
         return 1;
     if (qr_session_input_held(c->session))
         return 0; /* the caller holds the input: not waiting for the server */
+    if (qr_session_idling(c->session))
+        return qr_session_want_write(c->session); /* IDLE: the server owes nothing */
     qr_session_queue_counts(c->session, &pending, &inflight);
     return inflight > 0 || qr_session_want_write(c->session);
 }

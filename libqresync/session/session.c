@@ -684,6 +684,11 @@ int qr_session_input_held(const qr_session *s)
     return s != NULL && s->held && !s->fatal;
 }
 
+int qr_session_idling(const qr_session *s)
+{
+    return s != NULL && s->idling && !s->fatal;
+}
+
 QR_EXTERN qr_session_state qr_session_state_get(const qr_session *s)
 {
     return s != NULL ? s->state : QR_SESSION_FAILED;

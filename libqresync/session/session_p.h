@@ -129,6 +129,7 @@ struct qr_session {
     int in_feed;                            /* inside qr_parser_feed() */
     int paused;                             /* a user callback returned QR_PAUSE */
     int held;                               /* qr_session_hold_input(): feed nothing */
+    int idling;                             /* an IDLE got its "+", no DONE queued yet */
     int user_error;                         /* a user callback returned < 0 */
     int bye;                                /* an unexpected BYE arrived */
     char bye_code[64];                      /* its response code name, or "" */

@@ -92,6 +92,10 @@ enum qr_switch qr_session_switch_pending(const qr_session *s);
 /* 1 while qr_session_hold_input() holds the input: the driver neither
  * reads nor feeds, and does not count the time as waiting for the server. */
 int qr_session_input_held(const qr_session *s);
+/* 1 while an IDLE is idling (its "+" came, DONE is not queued): the
+ * server owes nothing, so the driver does not count the time as waiting
+ * for it (commands/idle.c sets and clears s->idling). */
+int qr_session_idling(const qr_session *s);
 /*
  * The driver performed the pending switch; `link` is the link now. After
  * TLS, cb_type/cb/cb_len give the channel binding (QR_AUTH_CB_NONE: none).
