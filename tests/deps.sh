@@ -7,7 +7,7 @@ set -eu
 packages="
     gcc g++ clang libclang-rt-14-dev binutils pkg-config meson ninja-build
     libgnutls28-dev zlib1g-dev libsqlite3-dev libgsasl-dev libpcre2-dev
-    python3 gnutls-bin sqlite3 util-linux procps iproute2
+    python3 python3-aiosmtpd gnutls-bin sqlite3 util-linux procps iproute2
     dovecot-core dovecot-imapd dovecot-lmtpd
     interimap pullimap microsocks
 "

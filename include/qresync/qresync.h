@@ -20,9 +20,11 @@
 #include <qresync/log.h>
 #include <qresync/loop.h>
 #include <qresync/mbox.h>
+#include <qresync/pull.h>
 #include <qresync/relay.h>
 #include <qresync/resp.h>
 #include <qresync/session.h>
+#include <qresync/smtp.h>
 #include <qresync/sync.h>
 #include <qresync/uidset.h>
 #include <qresync/version.h>

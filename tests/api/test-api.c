@@ -8,7 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../tap.h"
@@ -641,6 +645,62 @@ static void test_commands_through_the_shared_library(void)
 
 /* The sync engine: a server without LIST-EXTENDED is refused with the
  * reference's message, after the database file was created and locked. */
+static void pull_api_log(qr_log_level level, qr_log_category cat, const char *text, size_t len,
+                         void *payload)
+{
+    char *last = payload;
+
+    (void)cat;
+    (void)len;
+    snprintf(last, 256, "%d:%s", (int)level, text);
+}
+
+static void test_pull_through_the_shared_library(void)
+{
+    qr_conn_options o = QR_CONN_OPTIONS_INIT;
+    qr_pull_options po;
+    qr_conn *c = NULL;
+    qr_pull *p = NULL;
+    char dir[] = "/tmp/qr-api-pull-XXXXXX", path[64], last[256] = "";
+
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/state", dir);
+    CHECK_INT_EQ(qr_pull_options_init(&po, QR_PULL_OPTIONS_VERSION), 0);
+    CHECK_INT_EQ(qr_pull_options_init(&po, QR_PULL_OPTIONS_VERSION + 1), QR_EINVAL);
+    CHECK_INT_EQ(qr_pull_new(&p, &po), QR_EINVAL); /* no state file, no deliver callback */
+    CHECK(p == NULL);
+    po.statefile = path;
+    po.flags = QR_PULL_NO_DELIVERY;
+    po.log_fn = pull_api_log;
+    po.log_payload = last;
+    CHECK_INT_EQ(qr_pull_new(&p, &po), 0);
+    o.type = QR_CONN_TUNNEL;
+    o.compress = 0;
+    o.command = "printf '* PREAUTH [CAPABILITY IMAP4rev1] hi\\r\\n'; read t rest; "
+                "printf '%s NO [NONEXISTENT] no such mailbox\\r\\n' \"$t\"; sleep 5";
+    CHECK_INT_EQ(qr_conn_new(&c, &o), 0);
+    CHECK_INT_EQ(qr_pull_attach(p, c), QR_EINVAL); /* the state file is not open yet */
+    CHECK_INT_EQ(qr_pull_run(p), QR_EINVAL);
+    CHECK_INT_EQ(qr_pull_logout(p), QR_EINVAL);
+    CHECK_INT_EQ(qr_pull_open(p), 0);
+    CHECK_INT_EQ(qr_pull_attach(p, NULL), QR_EINVAL);
+    CHECK_INT_EQ(qr_pull_attach(p, c), 0);
+    CHECK(qr_pull_selected(p) == NULL);
+    CHECK_INT_EQ(qr_pull_run(p), QR_ENO);
+    CHECK_STR_EQ(last, "0:ERROR: NO no such mailbox"); /* no code, as the reference */
+    CHECK_INT_EQ(qr_pull_last_error(p)->code, QR_ENO);
+    CHECK_INT_EQ(qr_pull_idle(p, 1), QR_EINVAL); /* never got past the SELECT */
+    CHECK_UINT_EQ(qr_pull_stats_get(p)->delivered, 0);
+    qr_pull_cancel(p);
+    qr_pull_cancel(NULL);
+    CHECK_INT_EQ(qr_pull_logout(p), QR_ENO); /* the earlier failure */
+    qr_pull_free(p);
+    qr_pull_free(NULL);
+    qr_conn_free(c);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void sync_api_log(const qr_sync_log_line *line, void *payload)
 {
     char *last = payload;
@@ -704,6 +764,132 @@ static void test_sync_through_the_shared_library(void)
     rmdir(dir);
 }
 
+/* A one-connection SMTP peer in a child process: greeting, EHLO with
+ * PIPELINING, one pipelined transaction, QUIT. Returns the child's pid. */
+static void api_smtp_read_until(int fd, const char *end)
+{
+    char buf[4096];
+    size_t n = 0;
+
+    while (n + 1 < sizeof(buf)) {
+        ssize_t r = read(fd, buf + n, 1);
+
+        if (r <= 0)
+            _exit(1);
+        n += (size_t)r;
+        buf[n] = '\0';
+        if (n >= strlen(end) && strcmp(buf + n - strlen(end), end) == 0)
+            return;
+    }
+    _exit(1);
+}
+
+static pid_t api_smtp_peer(int lfd)
+{
+    static const char *const script[][2] = {
+        {NULL, "220 api.test ESMTP\r\n"},
+        {"\r\n", "250-api.test\r\n250 PIPELINING\r\n"},
+        {"DATA\r\n", "250 2.1.0 ok\r\n250 2.1.5 ok\r\n354 go\r\n"},
+        {"\r\n.\r\n", "250 2.0.0 queued\r\n"},
+        {"QUIT\r\n", "221 bye\r\n"},
+    };
+    pid_t pid = fork();
+    size_t i;
+    int fd;
+
+    if (pid != 0)
+        return pid;
+    fd = accept(lfd, NULL, NULL);
+    if (fd < 0)
+        _exit(1);
+    for (i = 0; i < sizeof(script) / sizeof(script[0]); i++) {
+        if (script[i][0] != NULL)
+            api_smtp_read_until(fd, script[i][0]);
+        if (write(fd, script[i][1], strlen(script[i][1])) < 0)
+            _exit(1);
+    }
+    _exit(0);
+}
+
+static int api_smtp_body(void *buf, size_t cap, size_t *got, void *payload)
+{
+    const char **p = payload;
+    size_t n = strlen(*p) < cap ? strlen(*p) : cap;
+
+    memcpy(buf, *p, n);
+    *p += n;
+    *got = n;
+    return 0;
+}
+
+static void test_smtp_through_the_shared_library(void)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    qr_smtp_options o;
+    qr_smtp *s = NULL;
+    const char *body = "Subject: api\r\n\r\n.hi\n";
+    char port[16];
+    int lfd, status = -1;
+    pid_t pid;
+
+    CHECK_INT_EQ(qr_smtp_options_init(&o, QR_SMTP_OPTIONS_VERSION + 1), QR_EINVAL);
+    CHECK_INT_EQ(qr_smtp_options_init(&o, QR_SMTP_OPTIONS_VERSION), 0);
+    CHECK_INT_EQ(o.starttls, QR_SMTP_STARTTLS_OFFERED);
+    CHECK_INT_EQ(o.io_timeout_ms, 300000);
+    CHECK_INT_EQ(qr_smtp_new(NULL, &o), QR_EINVAL);
+    o.helo = "bad\r\nRSET";
+    CHECK_INT_EQ(qr_smtp_new(&s, &o), QR_EINVAL);
+    CHECK(s == NULL);
+    CHECK(qr_smtp_last_error(NULL)->code != 0);
+    CHECK_INT_EQ(qr_smtp_last_reply(NULL)->code, 0);
+
+    /* a closed port: bind one, note it, close it */
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    lfd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(lfd >= 0 && bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+    CHECK(getsockname(lfd, (struct sockaddr *)&sa, &len) == 0);
+    snprintf(port, sizeof(port), "%u", (unsigned)ntohs(sa.sin_port));
+    close(lfd);
+    o.helo = "api.client";
+    o.port = port;
+    CHECK_INT_EQ(qr_smtp_new(&s, &o), 0);
+    CHECK_INT_EQ(qr_smtp_connect(s), QR_EIO);
+    CHECK(strncmp(qr_smtp_last_error(s)->message, "smtp 127.0.0.1:", 15) == 0);
+    CHECK_INT_EQ(qr_smtp_send(s, "a@b", "c@d", 0, 0, 0, api_smtp_body, &body), QR_EOF);
+    CHECK_INT_EQ(qr_smtp_quit(s), 0);
+    CHECK_INT_EQ(qr_smtp_send(s, "a@b", "c@d", 0, 0, 0, api_smtp_body, &body), QR_EINVAL);
+    qr_smtp_free(s);
+    s = NULL;
+
+    /* a scripted peer */
+    lfd = socket(AF_INET, SOCK_STREAM, 0);
+    sa.sin_port = 0;
+    CHECK(lfd >= 0 && bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(lfd, 1) == 0);
+    len = sizeof(sa);
+    CHECK(getsockname(lfd, (struct sockaddr *)&sa, &len) == 0);
+    snprintf(port, sizeof(port), "%u", (unsigned)ntohs(sa.sin_port));
+    pid = api_smtp_peer(lfd);
+    close(lfd);
+    CHECK_INT_EQ(qr_smtp_new(&s, &o), 0);
+    CHECK_INT_EQ(qr_smtp_connect(s), 0);
+    CHECK_INT_EQ(qr_smtp_has_ext(s, "pipelining"), 1);
+    CHECK_INT_EQ(qr_smtp_has_ext(s, "8BITMIME"), 0);
+    CHECK_INT_EQ(qr_smtp_send(s, "a@b", "c\r\nRSET", 0, 0, 0, api_smtp_body, &body), QR_EINVAL);
+    CHECK_INT_EQ(qr_smtp_send(s, "a@b", "c@d", 0, 0, 0, api_smtp_body, &body), 0);
+    CHECK_INT_EQ(qr_smtp_last_reply(s)->code, 250);
+    CHECK_STR_EQ(qr_smtp_last_reply(s)->text, "2.0.0 queued");
+    CHECK_INT_EQ(qr_smtp_last_error(s)->code, 0);
+    CHECK_INT_EQ(qr_smtp_quit(s), 0);
+    CHECK_INT_EQ(qr_smtp_last_reply(s)->code, 221);
+    qr_smtp_free(s);
+    qr_smtp_free(NULL);
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void)
 {
     TAP_RUN(test_version_matches_headers);
@@ -718,6 +904,8 @@ int main(void)
     TAP_RUN(test_mbox_through_the_shared_library);
     TAP_RUN(test_conn_through_the_shared_library);
     TAP_RUN(test_commands_through_the_shared_library);
+    TAP_RUN(test_pull_through_the_shared_library);
     TAP_RUN(test_sync_through_the_shared_library);
+    TAP_RUN(test_smtp_through_the_shared_library);
     return tap_done();
 }
