@@ -7,7 +7,10 @@
  * tool accepts which key: the connection keys are common; interimap adds
  * its program keys (database, logfile, log-prefix, list-*,
  * ignore-mailbox) and pullimap its own (statefile, mailbox, deliver-*,
- * purge-after). A key of the other tool is unknown ("Invalid option K").
+ * purge-after, and, ours, the deliver-starttls, deliver-auth,
+ * deliver-username, deliver-password and deliver-SSL_* keys of the
+ * delivery connection). A key of the other tool is unknown ("Invalid
+ * option K").
  */
 #include <string.h>
 #include <strings.h>
@@ -239,6 +242,12 @@ static int chk_deliver_method(const char *v)
     return d < n && d >= 8 && v[d - 1] == ':' && v[d - 2] == ']';
 }
 
+/* Ours: deliver-starttls = no | offered | required, in any case. */
+static int chk_starttls_mode(const char *v)
+{
+    return !strcasecmp(v, "no") || !strcasecmp(v, "offered") || !strcasecmp(v, "required");
+}
+
 /* \A(\d*)\z */
 static int chk_digits0(const char *v)
 {
@@ -283,6 +292,17 @@ static const struct qrt_key keys[] = {
     {"deliver-ehlo", chk_print1, B_P, 0},
     {"deliver-rcpt", chk_print1, B_P, 0},
     {"purge-after", chk_digits0, B_P, 0},
+    /* pullimap, ours: the delivery connection's security (docs/pullimap.1). */
+    {"deliver-starttls", chk_starttls_mode, B_P, 0},
+    {"deliver-auth", chk_auth, B_P, 0},
+    {"deliver-username", chk_ascii1, B_P, 0},
+    {"deliver-password", chk_ascii1, B_P, 0},
+    {"deliver-SSL_verify", chk_bool, B_P, 1},
+    {"deliver-SSL_CAfile", chk_print1, B_P, 0},
+    {"deliver-SSL_CApath", chk_print1, B_P, 0},
+    {"deliver-SSL_hostname", chk_print0, B_P, 0},
+    {"deliver-SSL_fingerprint", chk_fingerprint, B_P, 0},
+    {"deliver-SSL_protocol_min", chk_print1, B_P, 0},
 };
 
 const struct qrt_key *qrt_key_find(enum qrt_tool tool, const char *name)

@@ -8,9 +8,12 @@
  * its database defaults to "HOST.db" with HOST the effective host of
  * [remote] ("localhost" for a tunnel without host); pullimap compresses by
  * default, pulls INBOX into smtp:[127.0.0.1]:25 with EHLO
- * localhost.localdomain.
+ * localhost.localdomain. Ours: deliver-method also takes host names, and
+ * the deliver-starttls, deliver-auth, deliver-username, deliver-password
+ * and deliver-SSL_* keys describe the SMTP/LMTP connection's security.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,22 +82,72 @@ void qrt_interimap_settings_free(struct qrt_interimap_settings *s)
     memset(s, 0, sizeof(*s));
 }
 
+/*
+ * A deliver-method host: a numeric IPv6 address (it has a ':'), a numeric
+ * IPv4 address (only digits and dots), or a host name (ours: letters,
+ * digits, '-', '_', non-empty labels separated by dots).
+ */
+static int deliver_host_ok(const char *h, int ipv6)
+{
+    unsigned char buf[16];
+    size_t label = 0;
+
+    if (ipv6 || *h == '\0' || strspn(h, "0123456789.") == strlen(h))
+        return inet_pton(ipv6 ? AF_INET6 : AF_INET, h, buf) == 1;
+    for (const char *c = h;; c++) {
+        if (*c == '.' || *c == '\0') {
+            if (label == 0)
+                return 0;
+            if (*c == '\0')
+                return 1;
+            label = 0;
+        } else if (isalnum((unsigned char)*c) || *c == '-' || *c == '_') {
+            label++;
+        } else {
+            return 0;
+        }
+    }
+}
+
 /* "smtp:[ADDR]:PORT" (syntax already checked by keys.c). */
 static int deliver_method(const char *v, struct qrt_pullimap_settings *p, struct qrt_err *err)
 {
     const char *open = strchr(v, '['), *close = strrchr(v, ']');
-    unsigned char buf[16];
     unsigned long port = strtoul(close + 2, NULL, 10);
 
     p->proto = v[0] == 'l' ? QRT_DELIVER_LMTP : QRT_DELIVER_SMTP;
     p->deliver_addr = qrt_xstrndup(open + 1, (size_t)(close - open - 1));
     p->deliver_ipv6 = strchr(p->deliver_addr, ':') != NULL;
-    if (inet_pton(p->deliver_ipv6 ? AF_INET6 : AF_INET, p->deliver_addr, buf) != 1)
+    if (!deliver_host_ok(p->deliver_addr, p->deliver_ipv6))
         return qrt_err_set(err, QRT_EXIT_FATAL, "Invalid address %s", p->deliver_addr);
     if (port == 0 || port > 65535 || strlen(close + 2) > 5)
         return qrt_err_set(err, QRT_EXIT_FATAL, "Invalid option deliver-method = %s", v);
     p->deliver_port = (unsigned)port;
     return 0;
+}
+
+/* Our deliver-starttls, deliver-auth, ... keys (values checked by keys.c). */
+static void deliver_security(const struct qrt_conf_section *s, struct qrt_pullimap_settings *p)
+{
+    const char *v = qrt_conf_str(s, "deliver-starttls");
+
+    if (v == NULL)
+        p->deliver_starttls = QRT_STARTTLS_DEFAULT;
+    else if (strcasecmp(v, "no") == 0)
+        p->deliver_starttls = QRT_STARTTLS_NO;
+    else if (strcasecmp(v, "required") == 0)
+        p->deliver_starttls = QRT_STARTTLS_REQUIRED;
+    else
+        p->deliver_starttls = QRT_STARTTLS_OFFERED;
+    p->deliver_auth = qrt_conf_str(s, "deliver-auth");
+    p->deliver_username = qrt_conf_str(s, "deliver-username");
+    p->deliver_password = qrt_conf_str(s, "deliver-password");
+    p->deliver_ssl_verify = qrt_conf_bool(s, "deliver-SSL_verify", 1);
+    p->deliver_ssl_cafile = qrt_conf_str(s, "deliver-SSL_CAfile");
+    p->deliver_ssl_capath = qrt_conf_str(s, "deliver-SSL_CApath");
+    p->deliver_ssl_hostname = qrt_conf_str(s, "deliver-SSL_hostname");
+    p->deliver_ssl_fingerprint = qrt_conf_str(s, "deliver-SSL_fingerprint");
+    p->deliver_ssl_protocol_min = qrt_conf_str(s, "deliver-SSL_protocol_min");
 }
 
 int qrt_pullimap_settings_get(const struct qrt_config *c, struct qrt_pullimap_settings *p,
@@ -120,6 +173,7 @@ int qrt_pullimap_settings_get(const struct qrt_config *c, struct qrt_pullimap_se
     v = qrt_conf_str(s, "deliver-ehlo");
     p->deliver_ehlo = v ? v : "localhost.localdomain";
     p->deliver_rcpt = qrt_conf_str(s, "deliver-rcpt");
+    deliver_security(s, p);
     rc = qrt_conf_ulong(s, "purge-after", &p->purge_after);
     if (rc < 0 || p->purge_after > 1000000) {
         qrt_err_set(err, QRT_EXIT_FATAL, "Invalid option purge-after = %s",

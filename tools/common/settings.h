@@ -64,13 +64,21 @@ enum qrt_deliver_proto {
     QRT_DELIVER_LMTP, /* LHLO */
 };
 
+/** pullimap's deliver-starttls (ours). */
+enum qrt_deliver_starttls {
+    QRT_STARTTLS_DEFAULT,  /* unset: "offered", or "no" for a loopback host */
+    QRT_STARTTLS_NO,       /* "no": never */
+    QRT_STARTTLS_OFFERED,  /* "offered": when the server offers it */
+    QRT_STARTTLS_REQUIRED, /* "required": refuse to deliver without it */
+};
+
 /** pullimap's settings (default section + [SECTION]). */
 struct qrt_pullimap_settings {
     const char *statefile;         /* unresolved; default: the section name */
     char mailbox_inbox[6];         /* storage for "INBOX" when folded */
     const char *mailbox;           /* default INBOX; "inbox" in any case folded */
     enum qrt_deliver_proto proto;  /* from deliver-method */
-    char *deliver_addr;            /* owned numeric address, without brackets */
+    char *deliver_addr;            /* owned address or host name, without brackets */
     int deliver_ipv6;              /* the address contains ':' */
     unsigned deliver_port;         /* 1-65535 */
     const char *deliver_ehlo;      /* default "localhost.localdomain" */
@@ -78,14 +86,27 @@ struct qrt_pullimap_settings {
     int purge;                     /* purge-after set and non-empty */
     unsigned long purge_after;     /* days */
     struct qrt_conn_settings conn; /* the server */
+    /* Delivery security, our keys (NULL when unset). */
+    enum qrt_deliver_starttls deliver_starttls; /* deliver-starttls */
+    const char *deliver_auth;                   /* deliver-auth: SASL mechanisms */
+    const char *deliver_username;               /* deliver-username */
+    const char *deliver_password;               /* deliver-password */
+    int deliver_ssl_verify;                     /* deliver-SSL_verify (default 1) */
+    const char *deliver_ssl_cafile;             /* deliver-SSL_CAfile */
+    const char *deliver_ssl_capath;             /* deliver-SSL_CApath */
+    const char *deliver_ssl_hostname;           /* deliver-SSL_hostname */
+    const char *deliver_ssl_fingerprint;        /* deliver-SSL_fingerprint */
+    const char *deliver_ssl_protocol_min;       /* deliver-SSL_protocol_min */
 };
 
 /**
  * Build from a configuration made of the one SECTION. Errors (255):
- * "Invalid address ADDR" (not a numeric IPv4/IPv6 address; the reference
- * found it at the first delivery), "Invalid option deliver-method = V"
- * (port 0 or above 65535), "Invalid option purge-after = V" (more than
- * 1000000 days). On error nothing is left to free.
+ * "Invalid address ADDR" (neither a numeric IPv4/IPv6 address nor a host
+ * name of letters, digits, '-', '_' and dots; the reference accepted
+ * numeric addresses only and found a bad one at the first delivery),
+ * "Invalid option deliver-method = V" (port 0 or above 65535), "Invalid
+ * option purge-after = V" (more than 1000000 days). On error nothing is
+ * left to free.
  */
 int qrt_pullimap_settings_get(const struct qrt_config *c, struct qrt_pullimap_settings *out,
                               struct qrt_err *err);

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * wirelog.h: protocol trace lines (--debug) as the tools print them.
+ */
+#ifndef QRT_WIRELOG_H
+#define QRT_WIRELOG_H
+
+#include <stddef.h>
+
+#include <qresync/log.h>
+
+/**
+ * The text of one wire line of the library (category QR_LOG_WIRE_OUT or
+ * QR_LOG_WIRE_IN) as the reference prints it: "C: " (resp. "S: ") in
+ * front when the library did not put it there, and, in client lines,
+ * every run of the library's "<redacted>" markers separated by single
+ * spaces shown as one "[REDACTED]" (`C: 000001 LOGIN [REDACTED]`,
+ * interimap.md §4.5). Other categories are copied. Returns an owned
+ * string.
+ */
+char *qrt_wire_text(qr_log_category category, const char *text, size_t len);
+
+#endif /* QRT_WIRELOG_H */
