@@ -356,6 +356,8 @@ static int connected_pred(void *payload)
     struct qr_sync *s = payload;
     int i, ready = 0;
 
+    if (s->cancelled)
+        return 1;
     for (i = 0; i < 2; i++) {
         qr_conn_state st = qr_conn_state_get(s->side[i].conn);
 
@@ -408,6 +410,8 @@ static int connect_both(struct qr_sync *s)
     }
     rc = qr_loop_run_until(s->loop, connected_pred, s,
                            s->o.connect_timeout_ms > 0 ? s->o.connect_timeout_ms : -1);
+    if (sy_cancelled(s) != 0)
+        return s->failed;
     /* the side that failed first; otherwise local first, as the reference reports */
     for (int pass = 0; pass < 2; pass++)
         for (i = 0; i < 2; i++) {

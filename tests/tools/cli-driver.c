@@ -9,8 +9,10 @@
  *
  *   cli-driver interimap|pullimap [ARGS...]
  *
- * The version line names the tool as "/usr/bin/TOOL" so that it can be
- * compared with the reference's $0.
+ * What the command line alone decides is qrt_args_print_outcome()'s
+ * (tools/common/outcome.h), as in the programs; the version line names
+ * the tool as "/usr/bin/TOOL" so that it can be compared with the
+ * reference's $0.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@
 #include "ini.h"
 #include "logprefix.h"
 #include "mailbox_list.h"
+#include "outcome.h"
 #include "settings.h"
 #include "xdg.h"
 
@@ -30,35 +33,6 @@ static int die(struct qrt_err *err)
 {
     fprintf(stderr, "%s\n", err->msg);
     return err->status;
-}
-
-/* The outcomes of parsing that end the program; -1 to go on. */
-static int early_exit(enum qrt_tool tool, enum qrt_args_outcome what, const struct qrt_cli *cli,
-                      struct qrt_err *err)
-{
-    char *v;
-
-    for (size_t i = 0; i < cli->n_errors; i++)
-        fprintf(stderr, "%s\n", cli->errors[i]);
-    switch (what) {
-    case QRT_ARGS_VERSION:
-        v = qrt_version_text(
-            tool == QRT_TOOL_INTERIMAP ? "/usr/bin/interimap" : "/usr/bin/pullimap", "0.1.0");
-        fputs(v, stdout);
-        free(v);
-        return QRT_EXIT_OK;
-    case QRT_ARGS_HELP:
-        fputs(qrt_usage_long(tool), stderr);
-        return QRT_EXIT_OK;
-    case QRT_ARGS_USAGE:
-        fputs(qrt_usage_short(tool), stderr);
-        return QRT_EXIT_USAGE;
-    case QRT_ARGS_FATAL:
-        return die(err);
-    case QRT_ARGS_RUN:
-        break;
-    }
-    return -1;
 }
 
 static struct qrt_config *load(enum qrt_tool tool, const char *config, const char *const *names,
@@ -128,7 +102,7 @@ static int run_interimap(int argc, char *argv[])
     int rc;
 
     qrt_interimap_args_parse(&a, argc, argv);
-    rc = early_exit(QRT_TOOL_INTERIMAP, a.what, &a.cli, &a.err);
+    rc = qrt_args_print_outcome(QRT_TOOL_INTERIMAP, a.what, &a.cli, &a.err, "/usr/bin/interimap");
     if (rc < 0) {
         c = load(QRT_TOOL_INTERIMAP, a.config, names, 3, &err);
         if (c == NULL) {
@@ -155,7 +129,7 @@ static int run_pullimap(int argc, char *argv[])
     int rc;
 
     qrt_pullimap_args_parse(&a, argc, argv);
-    rc = early_exit(QRT_TOOL_PULLIMAP, a.what, &a.cli, &a.err);
+    rc = qrt_args_print_outcome(QRT_TOOL_PULLIMAP, a.what, &a.cli, &a.err, "/usr/bin/pullimap");
     if (rc < 0) {
         c = load(QRT_TOOL_PULLIMAP, a.config, &a.section, 1, &err);
         if (c == NULL || qrt_pullimap_settings_get(c, &p, &err) < 0) {

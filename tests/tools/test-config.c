@@ -294,11 +294,94 @@ static void test_pullimap_config(void)
     check_pullimap_error("bogus = 1\n[b]\n", "a", "No such section a");
     check_pullimap_error("[a]\ndeliver-method = smtp:127.0.0.1:25\n", "a",
                          "Invalid option deliver-method = smtp:127.0.0.1:25");
-    check_pullimap_error("[a]\ndeliver-method = smtp:[localhost]:25\n", "a",
-                         "Invalid address localhost");
+    check_pullimap_error("[a]\ndeliver-method = smtp:[bad host]:25\n", "a",
+                         "Invalid address bad host");
+    check_pullimap_error("[a]\ndeliver-method = smtp:[]:25\n", "a", "Invalid address ");
+    check_pullimap_error("[a]\ndeliver-method = smtp:[1.2.3.999]:25\n", "a",
+                         "Invalid address 1.2.3.999");
+    check_pullimap_error("[a]\ndeliver-method = smtp:[a..b]:25\n", "a", "Invalid address a..b");
+    check_pullimap_error("[a]\ndeliver-method = smtp:[::g]:25\n", "a", "Invalid address ::g");
+    check_pullimap_error("[a]\ndeliver-starttls = maybe\n", "a",
+                         "Invalid option deliver-starttls = maybe");
+    check_pullimap_error("[a]\ndeliver-SSL_verify = 1\n", "a",
+                         "Invalid option deliver-SSL_verify = 1");
+    check_pullimap_error("[a]\ndeliver-auth = PLAIN  LOGIN\n", "a",
+                         "Invalid option deliver-auth = PLAIN  LOGIN");
+    check_pullimap_error("[a]\ndeliver-SSL_fingerprint = sha256$xyz\n", "a",
+                         "Invalid option deliver-SSL_fingerprint = sha256$xyz");
     check_pullimap_error("[a]\ndeliver-method = smtp:[127.0.0.1]:70000\n", "a",
                          "Invalid option deliver-method = smtp:[127.0.0.1]:70000");
     check_pullimap_error("[a]\npurge-after = 1d\n", "a", "Invalid option purge-after = 1d");
+}
+
+/* Ours: host names in deliver-method, the delivery security keys. */
+static void test_pullimap_deliver(void)
+{
+    struct qrt_err err = QRT_ERR_INIT;
+    struct qrt_pullimap_settings p;
+    struct qrt_config *c = NULL;
+    struct qrt_config *ic = NULL;
+
+    CHECK_INT_EQ(pull("[a]\n", "a", &p, &c, &err), 0);
+    CHECK_INT_EQ(p.deliver_starttls, QRT_STARTTLS_DEFAULT);
+    CHECK(p.deliver_auth == NULL && p.deliver_username == NULL && p.deliver_password == NULL);
+    CHECK_INT_EQ(p.deliver_ssl_verify, 1);
+    CHECK(p.deliver_ssl_cafile == NULL && p.deliver_ssl_hostname == NULL);
+    qrt_pullimap_settings_free(&p);
+    qrt_config_free(c);
+
+    CHECK_INT_EQ(pull("deliver-method = lmtp:[mail-1.example_x.org]:24\n"
+                      "deliver-starttls = Required\ndeliver-auth = SCRAM-SHA-256 PLAIN\n"
+                      "deliver-username = u\ndeliver-password = p w\n"
+                      "deliver-SSL_verify = no\ndeliver-SSL_CAfile = /ca.pem\n"
+                      "deliver-SSL_CApath = /etc/ssl/certs\ndeliver-SSL_hostname =\n"
+                      "deliver-SSL_fingerprint = sha256$ab12\n"
+                      "deliver-SSL_protocol_min = TLSv1.3\n[a]\n",
+                      "a", &p, &c, &err),
+                 0);
+    CHECK_INT_EQ(p.proto, QRT_DELIVER_LMTP);
+    CHECK_STR_EQ(p.deliver_addr, "mail-1.example_x.org");
+    CHECK_INT_EQ(p.deliver_ipv6, 0);
+    CHECK_UINT_EQ(p.deliver_port, 24);
+    CHECK_INT_EQ(p.deliver_starttls, QRT_STARTTLS_REQUIRED);
+    CHECK_STR_EQ(p.deliver_auth, "SCRAM-SHA-256 PLAIN");
+    CHECK_STR_EQ(p.deliver_username, "u");
+    CHECK_STR_EQ(p.deliver_password, "p w");
+    CHECK_INT_EQ(p.deliver_ssl_verify, 0);
+    CHECK_STR_EQ(p.deliver_ssl_cafile, "/ca.pem");
+    CHECK_STR_EQ(p.deliver_ssl_capath, "/etc/ssl/certs");
+    CHECK_STR_EQ(p.deliver_ssl_hostname, "");
+    CHECK_STR_EQ(p.deliver_ssl_fingerprint, "sha256$ab12");
+    CHECK_STR_EQ(p.deliver_ssl_protocol_min, "TLSv1.3");
+    qrt_pullimap_settings_free(&p);
+    qrt_config_free(c);
+
+    CHECK_INT_EQ(pull("[a]\ndeliver-method = smtp:[localhost]:587\ndeliver-starttls = NO\n", "a",
+                      &p, &c, &err),
+                 0);
+    CHECK_STR_EQ(p.deliver_addr, "localhost");
+    CHECK_UINT_EQ(p.deliver_port, 587);
+    CHECK_INT_EQ(p.deliver_starttls, QRT_STARTTLS_NO);
+    qrt_pullimap_settings_free(&p);
+    qrt_config_free(c);
+
+    CHECK_INT_EQ(pull("[a]\ndeliver-method = smtp:[10.1.2.3]:25\ndeliver-starttls = offered\n", "a",
+                      &p, &c, &err),
+                 0);
+    CHECK_STR_EQ(p.deliver_addr, "10.1.2.3");
+    CHECK_INT_EQ(p.deliver_starttls, QRT_STARTTLS_OFFERED);
+    qrt_pullimap_settings_free(&p);
+    qrt_config_free(c);
+
+    /* interimap does not know them. */
+    ic = build(QRT_TOOL_INTERIMAP, "deliver-starttls = no\n[local]\n[remote]\n", I_NAMES, 3, &err);
+    CHECK(ic == NULL);
+    CHECK_STR_EQ(err.msg, "Invalid option deliver-starttls");
+    qrt_err_clear(&err);
+    ic = build(QRT_TOOL_INTERIMAP, "[local]\ndeliver-SSL_CAfile = x\n[remote]\n", I_NAMES, 3, &err);
+    CHECK(ic == NULL);
+    CHECK_STR_EQ(err.msg, "Invalid option deliver-SSL_CAfile");
+    qrt_err_clear(&err);
 }
 
 static char tmpdir[64];
@@ -418,6 +501,7 @@ int main(void)
     TAP_RUN(test_validation);
     TAP_RUN(test_values_and_defaults);
     TAP_RUN(test_pullimap_config);
+    TAP_RUN(test_pullimap_deliver);
     TAP_RUN(test_xdg);
     TAP_RUN(test_read_file);
     TAP_RUN(test_env);

@@ -48,3 +48,39 @@ char *qrt_wire_text(qr_log_category category, const char *text, size_t len)
     *q = '\0';
     return out;
 }
+
+int qrt_wire_hide_auth(struct qrt_wire_auth *st, char *line)
+{
+    size_t tl;
+
+    if (strncmp(line, "C: ", 3) == 0 && strstr(line, "[REDACTED]") != NULL) {
+        const char *tag = line + 3, *sp = strchr(tag, ' ');
+
+        if (st->tag[0] != '\0' && (sp == NULL || sp == tag || tag[0] == '['))
+            return 1; /* a continuation line of the exchange */
+        if (sp == NULL || (size_t)(sp - tag) >= sizeof(st->tag))
+            return 0;
+        tl = (size_t)(sp - tag);
+        memcpy(st->tag, tag, tl);
+        st->tag[tl] = '\0';
+        /* "C: TAG rest" -> "C: xxx rest" (same buffer: a tag is at least 1 byte) */
+        memmove(line + 3 + 3, sp, strlen(sp) + 1);
+        memcpy(line + 3, "xxx", 3);
+        return 0;
+    }
+    if (st->tag[0] == '\0')
+        return 0;
+    tl = strlen(st->tag);
+    if (strncmp(line, "S: ", 3) == 0 && strncmp(line + 3, st->tag, tl) == 0 &&
+        line[3 + tl] == ' ') {
+        memmove(line + 3 + 3, line + 3 + tl, strlen(line + 3 + tl) + 1);
+        memcpy(line + 3, "xxx", 3);
+        st->tag[0] = '\0';
+        return 0;
+    }
+    /* the SASL exchange between the command and its reply */
+    if (strncmp(line, "S: + ", 5) == 0 || strcmp(line, "S: +") == 0 ||
+        strncmp(line, "C: [", 4) == 0 || strncmp(line, "C: <", 4) == 0)
+        return 1;
+    return 0;
+}

@@ -16,8 +16,9 @@
  *                  honoured under --quiet.
  *   qr_conn lines  the connection's name gives %n and the mailbox
  *                  selected on that side (qr_sync_selected(), through the
- *                  side's getter) %m. Wire lines: IM_DEBUG, client lines
- *                  through im_log_wire_out_text(); DEBUG/TRACE events:
+ *                  side's getter) %m. Wire lines: IM_DEBUG, through
+ *                  qrt_wire_text() (tools/common/wirelog.h: "C: " / "S: "
+ *                  in front, secrets "[REDACTED]"); DEBUG/TRACE events:
  *                  IM_DEBUG; INFO (an [ALERT]): IM_LOG, never quiet, as
  *                  the reference; WARNING: IM_LOG "WARNING: TEXT"; ERROR:
  *                  IM_DEBUG "ERROR: TEXT" (the engine logs the failure
@@ -45,7 +46,9 @@
 #include <unistd.h>
 
 #include "exitcodes.h"
+#include "fdwrite.h"
 #include "log.h"
+#include "wirelog.h"
 #include "xalloc.h"
 
 /** One line held back by im_log_hold(). */
@@ -176,21 +179,6 @@ size_t im_log_timestamp(char *buf, size_t size, const struct timeval *tv)
     return n + (size_t)k;
 }
 
-/* Write everything, retrying after EINTR; errors are dropped. */
-static void write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return;
-        p += w;
-        len -= (size_t)w;
-    }
-}
-
 /* A copy of s with bytes 0x00-0x1F and 0x7F written \xHH. */
 static char *escape_controls(const char *s)
 {
@@ -213,7 +201,7 @@ static char *escape_controls(const char *s)
 static void to_stderr(struct im_log *lg, const char *line, size_t len)
 {
     im_log_status(lg, NULL);
-    write_all(lg->err_fd, line, len);
+    qrt_write_all(lg->err_fd, line, len);
 }
 
 static void to_file(struct im_log *lg, const char *line, size_t len)
@@ -229,7 +217,7 @@ static void to_file(struct im_log *lg, const char *line, size_t len)
     memcpy(buf, ts, n);
     buf[n] = ' ';
     memcpy(buf + n + 1, line, len);
-    write_all(lg->file_fd, buf, n + 1 + len);
+    qrt_write_all(lg->file_fd, buf, n + 1 + len);
     free(buf);
 }
 
@@ -294,7 +282,7 @@ void im_log_status(struct im_log *lg, const char *text)
     if (text != NULL)
         memcpy(buf + 1, text, len);
     buf[width + 1] = '\r';
-    write_all(lg->err_fd, buf, text ? width + 1 : width + 2);
+    qrt_write_all(lg->err_fd, buf, text ? width + 1 : width + 2);
     free(buf);
     lg->status_len = len;
 }
@@ -337,58 +325,29 @@ void im_log_sync_cb(const qr_sync_log_line *line, void *payload)
     free(text);
 }
 
-/* Whether p (n bytes) starts with "<redacted>". */
-static int at_marker(const char *p, size_t n)
-{
-    return n >= 10 && memcmp(p, "<redacted>", 10) == 0;
-}
-
-char *im_log_wire_out_text(const char *text, size_t len)
-{
-    /* Each "<redacted>" (10 bytes) becomes at most "[REDACTED]" (10). */
-    char *out = qrt_xmalloc(len + 4), *q = out;
-    size_t i = 0;
-
-    if (len < 3 || memcmp(text, "C: ", 3) != 0) {
-        memcpy(q, "C: ", 3);
-        q += 3;
-    }
-    while (i < len) {
-        if (!at_marker(text + i, len - i)) {
-            *q++ = text[i++];
-            continue;
-        }
-        memcpy(q, "[REDACTED]", 10);
-        q += 10;
-        i += 10;
-        while (i < len && text[i] == ' ' && at_marker(text + i + 1, len - i - 1))
-            i += 11;
-    }
-    *q = '\0';
-    return out;
-}
-
 void im_log_conn_cb(qr_log_level level, qr_log_category category, const char *text, size_t len,
                     void *payload)
 {
-    const struct im_log_side *side = payload;
+    struct im_log_side *side = payload;
     const char *mailbox;
     char *line;
 
     if (category == QR_LOG_EVENT && level == QR_LOG_ERROR && !side->debug)
         return;
     mailbox = side->selected ? side->selected(side->selected_arg) : NULL;
-    if (category == QR_LOG_WIRE_OUT)
-        line = im_log_wire_out_text(text, len);
-    else if (category == QR_LOG_WIRE_IN && (len < 3 || memcmp(text, "S: ", 3) != 0)) {
-        if (asprintf(&line, "S: %.*s", (int)len, text) < 0)
-            qrt_oom();
-    } else if (category == QR_LOG_EVENT && level <= QR_LOG_WARNING) {
+    if (category != QR_LOG_EVENT) {
+        line = qrt_wire_text(category, text, len);
+        if (qrt_wire_hide_auth(&side->auth, line)) {
+            free(line);
+            return;
+        }
+    } else if (level <= QR_LOG_WARNING) {
         if (asprintf(&line, "%s: %.*s", level == QR_LOG_ERROR ? "ERROR" : "WARNING", (int)len,
                      text) < 0)
             qrt_oom();
-    } else
+    } else {
         line = qrt_xstrndup(text, len);
+    }
     im_log_write(side->log,
                  (category == QR_LOG_EVENT && (level == QR_LOG_INFO || level == QR_LOG_WARNING))
                      ? IM_LOG

@@ -46,6 +46,7 @@
 
 #include "err.h"
 #include "logprefix.h"
+#include "wirelog.h"
 
 /** The two channels. */
 enum im_channel {
@@ -149,28 +150,21 @@ struct im_log_side {
     im_log_selected_fn selected; /* %m getter, or NULL (no mailbox) */
     void *selected_arg;          /* passed to selected */
     int debug;                   /* --debug given: ERROR events are shown */
+    struct qrt_wire_auth auth;   /* the reference's `xxx` tag of a redacted login */
 };
 
 /**
  * qr_log_fn of a connection; payload is a struct im_log_side. Wire lines
- * (`C: ...`, `S: ...`) and DEBUG/TRACE events go to IM_DEBUG with %m the
- * selected mailbox; INFO (e.g. [ALERT]) to IM_LOG; WARNING to IM_LOG as
- * "WARNING: TEXT"; ERROR to IM_DEBUG as "ERROR: TEXT" and only when the
- * side's `debug` is set, because the sync engine reports the failure
- * itself with its component (sync.h): without --debug the IM_DEBUG
- * channel still reaches stderr when there is no log file, and the
- * failure would be printed twice.
+ * (`C: ...`, `S: ...`, as qrt_wire_text() of tools/common/wirelog.h
+ * writes them: "C: L1 LOGIN <redacted> <redacted>" reads
+ * "C: L1 LOGIN [REDACTED]" as in the reference, §4.5) and DEBUG/TRACE
+ * events go to IM_DEBUG with %m the selected mailbox; INFO (e.g.
+ * [ALERT]) to IM_LOG; WARNING to IM_LOG as "WARNING: TEXT"; ERROR to IM_DEBUG as "ERROR: TEXT" and
+ * only when the side's `debug` is set, because the sync engine reports the failure itself with its
+ * component (sync.h): without --debug the IM_DEBUG channel still reaches stderr when there is no
+ * log file, and the failure would be printed twice.
  */
 void im_log_conn_cb(qr_log_level level, qr_log_category category, const char *text, size_t len,
                     void *payload);
-
-/**
- * The text of a client wire line as interimap prints it: "C: " in front
- * when missing, and every run of the library's "<redacted>" markers
- * (separated by single spaces) shown as one "[REDACTED]", so that
- * "C: L1 LOGIN <redacted> <redacted>" reads "C: L1 LOGIN [REDACTED]" as
- * in the reference (§4.5). Returns an owned string.
- */
-char *im_log_wire_out_text(const char *text, size_t len);
 
 #endif /* IM_LOG_H */

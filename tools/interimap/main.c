@@ -26,7 +26,8 @@
  * engine's ERROR line for it is held back and dropped, log.h), frees the
  * sync (releasing the database lock) and both connections (traffic
  * lines as at exit), sleeps with an exponential back-off (1, 2, 4 ...
- * 300 s, reset by a successful pass), and creates everything again. The
+ * 300 s, reset by a successful pass; qrt_backoff_next() and qrt_sleep()
+ * of tools/common/retry.h), and creates everything again. The
  * first pass is not retried: a wrong host or tunnel command fails at once
  * (exit 1) as in the reference.
  *
@@ -42,19 +43,20 @@
  * line (which the reference prints even after usage errors), then the log
  * file is closed.
  *
- * Signals (§15.2), installed with sigaction() without SA_RESTART just
- * before the database is opened: SIGINT and SIGTERM call qr_sync_cancel()
- * on the current sync (a global pointer, changed with the signals
- * blocked) and record the signal; the engine returns QR_ECANCELED at its
- * next safe point, and the program runs the normal cleanup; SIGINT first
- * logs "Interrupted system call" (strerror(EINTR), the reference's $!)
- * without prefix and exits 1, SIGTERM exits 0. The handler also arms a
- * one-second alarm that cancels again until the program is back: a
- * signal that lands between the engine's last check and its poll() would
- * otherwise wait for the next event. A signal during a back-off sleep or
- * between two passes stops the program the same way; a second SIGINT or
- * SIGTERM kills it at once (the database is crash-safe). In watch mode
- * SIGHUP makes the log file reopen before its next line (logrotate).
+ * Signals (§15.2), installed just before the database is opened: SIGINT
+ * and SIGTERM are tools/common/stopsig.h's (sigaction() without
+ * SA_RESTART), whose target is qr_sync_cancel() on the current sync
+ * (qrt_stop_target(), changed with the signals blocked); the engine
+ * returns QR_ECANCELED at its next safe point, and the program runs the
+ * normal cleanup; SIGINT first logs "Interrupted system call"
+ * (strerror(EINTR), the reference's $!) without prefix and exits 1,
+ * SIGTERM exits 0. The handler also arms a one-second alarm that cancels
+ * again until the program is back: a signal that lands between the
+ * engine's last check and its poll() would otherwise wait for the next
+ * event. A signal during a back-off sleep or between two passes stops the
+ * program the same way; a second SIGINT or SIGTERM kills it at once (the
+ * database is crash-safe). In watch mode SIGHUP (interimap's own handler
+ * here) makes the log file reopen before its next line (logrotate).
  * SIGPIPE is ignored (the library reports write errors). Tunnel children
  * run with SIGINT blocked (libqresync/transport/tunnel.c).
  */
@@ -76,8 +78,12 @@
 #include "log.h"
 #include "mailbox_list.h"
 #include "options.h"
+#include "outcome.h"
 #include "report.h"
+#include "retry.h"
 #include "settings.h"
+#include "stopsig.h"
+#include "traffic.h"
 #include "watch.h"
 #include "xalloc.h"
 #include "xdg.h"
@@ -121,72 +127,10 @@ static int die_err(struct run *r, struct qrt_err *err)
     return status;
 }
 
-/* §1.3: what the command line alone decides; -1 to go on. */
-static int early_exit(struct run *r, const char *argv0)
-{
-    const struct qrt_cli *cli = &r->args.cli;
-    char *v;
-
-    for (size_t i = 0; i < cli->n_errors; i++)
-        fprintf(stderr, "%s\n", cli->errors[i]);
-    switch (r->args.what) {
-    case QRT_ARGS_VERSION:
-        v = qrt_version_text(argv0, qr_version());
-        fputs(v, stdout);
-        free(v);
-        return QRT_EXIT_OK;
-    case QRT_ARGS_HELP:
-        fputs(qrt_usage_long(QRT_TOOL_INTERIMAP), stderr);
-        return QRT_EXIT_OK;
-    case QRT_ARGS_USAGE:
-        fputs(qrt_usage_short(QRT_TOOL_INTERIMAP), stderr);
-        return QRT_EXIT_USAGE;
-    case QRT_ARGS_FATAL:
-        return die_err(r, &r->args.err);
-    case QRT_ARGS_RUN:
-        break;
-    }
-    return -1;
-}
-
 /* ---- signals ------------------------------------------------------------ */
 
-static qr_sync *volatile g_sync;      /* the sync the handlers cancel, or NULL */
-static volatile sig_atomic_t g_stop;  /* SIGINT or SIGTERM received, else 0 */
 static struct im_log *volatile g_log; /* the sink SIGHUP reopens, or NULL */
-static sigset_t g_signals;            /* the signals handled here */
-
-/* SIGINT, SIGTERM: stop at the next safe point; a second one kills. */
-static void on_stop(int sig)
-{
-    int saved = errno;
-
-    if (g_stop != 0) {
-        struct sigaction sa;
-
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = SIG_DFL;
-        sigaction(sig, &sa, NULL);
-        raise(sig); /* delivered when this handler returns */
-    } else
-        g_stop = sig;
-    qr_sync_cancel(g_sync);
-    alarm(1);
-    errno = saved;
-}
-
-/* Cancel again every second while stopping (see the file comment). */
-static void on_alarm(int sig)
-{
-    int saved = errno;
-
-    (void)sig;
-    if (g_stop != 0) {
-        qr_sync_cancel(g_sync);
-        alarm(1);
-    }
-    errno = saved;
-}
+static sigset_t g_wake;               /* what cuts a back-off sleep: stopsig.h's, SIGHUP */
 
 static void on_hup(int sig)
 {
@@ -195,54 +139,41 @@ static void on_hup(int sig)
         g_log->reopen = 1;
 }
 
-static void handle(int sig, void (*fn)(int))
-{
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = fn;
-    sigemptyset(&sa.sa_mask);
-    sigaddset(&sa.sa_mask, SIGINT);
-    sigaddset(&sa.sa_mask, SIGTERM);
-    sigaddset(&sa.sa_mask, SIGALRM);
-    sigaddset(&sa.sa_mask, SIGHUP);
-    sa.sa_flags = 0; /* no SA_RESTART: the signal interrupts the engine's poll() */
-    sigaction(sig, &sa, NULL);
-}
-
+/* SIGINT, SIGTERM (and SIGALRM) by stopsig.h; SIGHUP here, in watch mode. */
 static void install_handlers(struct run *r)
 {
-    sigemptyset(&g_signals);
-    sigaddset(&g_signals, SIGINT);
-    sigaddset(&g_signals, SIGTERM);
-    sigaddset(&g_signals, SIGALRM);
-    handle(SIGINT, on_stop);
-    handle(SIGTERM, on_stop);
-    handle(SIGALRM, on_alarm);
+    qrt_stop_install();
+    g_wake = *qrt_stop_signals();
     if (r->args.watch) {
+        struct sigaction sa;
+
         g_log = &r->log;
-        sigaddset(&g_signals, SIGHUP);
-        handle(SIGHUP, on_hup);
+        sigaddset(&g_wake, SIGHUP);
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_hup;
+        sa.sa_mask = g_wake;
+        sa.sa_flags = 0; /* no SA_RESTART, as the stop signals */
+        sigaction(SIGHUP, &sa, NULL);
     }
 }
 
-/* The sync the handlers cancel; changed with them blocked. */
+/* The stop signals' target (async-signal-safe: only sets a flag). */
+static void cancel_sync(void *obj)
+{
+    qr_sync_cancel(obj);
+}
+
+/* The sync the handlers cancel (at once if a stop signal came already). */
 static void set_current_sync(qr_sync *s)
 {
-    sigset_t old;
-
-    sigprocmask(SIG_BLOCK, &g_signals, &old);
-    g_sync = s;
-    if (s != NULL && g_stop != 0)
-        qr_sync_cancel(s);
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    qrt_stop_target(s != NULL ? cancel_sync : NULL, s);
 }
 
 /* The outcome of SIGINT (the reference logs $!, then exits 1) or SIGTERM (0). */
 static int stopped(struct run *r)
 {
     im_progress_done(&r->progress);
-    if (g_stop == SIGINT) {
+    if (qrt_stop_received() == SIGINT) {
         im_log_write(&r->log, IM_LOG, 0, NULL, NULL, strerror(EINTR));
         return QRT_EXIT_FAILURE;
     }
@@ -331,7 +262,7 @@ static int create_conns(struct run *r, int *failed)
 
     *failed = -1;
     for (int i = 0; i < 2; i++) {
-        r->side[i] = (struct im_log_side){&r->log, side_name[i], sel[i], r, r->args.debug > 0};
+        r->side[i] = (struct im_log_side){&r->log, side_name[i], sel[i], r, r->args.debug > 0, {""}};
         im_conn_options(cs[i], r->args.debug, r->args.watch, tags[i], &r->side[i], &o);
         int rc = qr_conn_new(&r->conn[i], &o);
 
@@ -483,7 +414,7 @@ static void close_all(struct run *r)
         qr_conn_free(r->conn[i]);
         r->conn[i] = NULL;
         if (have && r->started[i] && r->have_log) {
-            char *text = im_traffic_text(&t);
+            char *text = qrt_traffic_text(&t);
 
             im_log_write(&r->log, IM_LOG, IM_LOG_QUIET, side_name[i], NULL, text);
             free(text);
@@ -562,7 +493,7 @@ static unsigned sync_targets(unsigned t)
 /* The status after an engine call returned rc, with its ERROR lines held. */
 static int outcome(struct run *r, int rc)
 {
-    if (g_stop != 0) {
+    if (qrt_stop_received() != 0) {
         /* The cancellation we asked for is no error, nor a connection lost
          * meanwhile (systemd's SIGTERM also reaches the tunnel commands). */
         im_log_release(&r->log, rc != 0 && rc != QR_ECANCELED &&
@@ -578,7 +509,7 @@ static int run_once(struct run *r)
 {
     int rc;
 
-    if (g_stop != 0)
+    if (qrt_stop_received() != 0)
         return stopped(r);
     r->started[0] = r->started[1] = 1;
     im_log_hold(&r->log);
@@ -651,10 +582,10 @@ static int reopen(struct run *r, char **why)
 }
 
 /* Say why, free everything, sleep, create everything again (until it works). */
-static int reconnect(struct run *r, struct im_backoff *bo, char *why)
+static int reconnect(struct run *r, struct qrt_backoff *bo, char *why)
 {
     for (;;) {
-        unsigned delay = im_backoff_next(bo);
+        unsigned delay = qrt_backoff_next(bo);
         int rc;
 
         im_log_printf(&r->log, IM_LOG, 0, NULL, NULL, "WARNING: %s; reconnecting in %u s", why,
@@ -662,7 +593,7 @@ static int reconnect(struct run *r, struct im_backoff *bo, char *why)
         free(why);
         why = NULL;
         close_all(r);
-        if (im_sleep(delay, &g_signals, &g_stop))
+        if (qrt_sleep(delay, &g_wake, qrt_stop_flag()))
             return stopped(r);
         rc = reopen(r, &why);
         if (rc != RETRY)
@@ -674,31 +605,31 @@ static int reconnect(struct run *r, struct im_backoff *bo, char *why)
  * connection once a pass has succeeded. */
 static int watch(struct run *r)
 {
-    struct im_backoff bo;
+    struct qrt_backoff bo;
     int succeeded = 0;
 
-    im_backoff_reset(&bo);
+    qrt_backoff_reset(&bo);
     for (;;) {
         qr_sync_component comp;
         int rc;
 
         im_log_reopen_pending(&r->log);
-        if (g_stop != 0)
+        if (qrt_stop_received() != 0)
             return stopped(r);
         r->started[0] = r->started[1] = 1;
         im_log_hold(&r->log);
         rc = pass(r);
-        if (rc == 0 && g_stop == 0) {
+        if (rc == 0 && qrt_stop_received() == 0) {
             succeeded = 1;
-            im_backoff_reset(&bo);
+            qrt_backoff_reset(&bo);
             im_log_release(&r->log, 1);
             im_log_reopen_pending(&r->log);
             im_log_hold(&r->log);
             rc = qr_sync_idle(r->sync, (int)r->args.interval);
         }
-        if (g_stop != 0 || rc == 0) {
+        if (qrt_stop_received() != 0 || rc == 0) {
             rc = outcome(r, rc);
-            if (g_stop != 0)
+            if (qrt_stop_received() != 0)
                 return rc;
             continue;
         }
@@ -747,7 +678,8 @@ int main(int argc, char *argv[])
     if (qrt_env_sanitize() < 0)
         qrt_oom();
     qrt_interimap_args_parse(&r.args, argc, argv);
-    rc = early_exit(&r, argc > 0 ? argv[0] : "interimap");
+    rc = qrt_args_print_outcome(QRT_TOOL_INTERIMAP, r.args.what, &r.args.cli, &r.args.err,
+                                argc > 0 ? argv[0] : "interimap");
     if (rc < 0)
         rc = startup(&r);
     if (rc < 0)

@@ -12,13 +12,14 @@
 #include "settings.h"
 
 /**
- * Fill o from the merged section s: type, host, port, proxy, command,
- * null-stderr, STARTTLS, auth, username, password, compress (already
- * defaulted by settings.c: NO for local, YES for remote), SSL_* keys;
- * ENABLE QRESYNC; the tag prefix tag_prefix; TCP keep-alive only in watch
- * mode and not for tunnels; the log callback im_log_conn_cb with side as
- * its payload, at QR_LOG_INFO, QR_LOG_DEBUG (--debug) or QR_LOG_TRACE
- * (--debug --debug: credentials shown). Strings point into s.
+ * Fill o from the merged section s with qrt_conn_options_fill()
+ * (connopts.h): type, host, port, proxy, command, null-stderr, STARTTLS,
+ * auth, username, password, compress (already defaulted by settings.c: NO
+ * for local, YES for remote), SSL_* keys; TCP keep-alive only in watch
+ * mode and not for tunnels; QR_LOG_INFO, QR_LOG_DEBUG (--debug) or
+ * QR_LOG_TRACE (--debug --debug: credentials shown). Then interimap's
+ * own: ENABLE QRESYNC, the tag prefix tag_prefix, the log callback
+ * im_log_conn_cb with side as its payload. Strings point into s.
  */
 void im_conn_options(const struct qrt_conn_settings *s, int debug, int watch,
                      const char *tag_prefix, struct im_log_side *side, qr_conn_options *o);

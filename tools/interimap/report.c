@@ -1,11 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * report.c: traffic statistics, summary and progress texts (report.h).
- *
- * The traffic line is byte for byte the reference's Net::IMAP::InterIMAP
- * stats(): "recv" is what the session received after inflate (the
- * reference's _OUTCOUNT), "sent" what it queued before deflate; the
- * compressed counts are those on the link below TLS.
+ * report.c: summary and progress texts (report.h). The traffic line of
+ * each connection is tools/common/traffic.c's, shared with pullimap.
  *
  * The progress line is ours: a terminal only, never in the log file. The
  * engine calls back for every message; the line is redrawn at most every
@@ -20,43 +16,6 @@
 #include "xalloc.h"
 
 #define MIB 1048576.0
-
-char *im_kibi(char *buf, size_t size, uint64_t n)
-{
-    if (n < 1024)
-        snprintf(buf, size, "%llu", (unsigned long long)n);
-    else if (n < 1048576)
-        snprintf(buf, size, "%.2fK", (double)n / 1024.);
-    else if (n < 1073741824)
-        snprintf(buf, size, "%.2fM", (double)n / 1048576.);
-    else
-        snprintf(buf, size, "%.2fG", (double)n / 1073741824.);
-    return buf;
-}
-
-/* " recv R" or " sent S", with the compressed part when it applies. */
-static void traffic_part(char *buf, size_t size, const char *what, uint64_t plain, uint64_t compr,
-                         int compressed)
-{
-    char a[32], b[32];
-
-    if (compressed && plain > 0)
-        snprintf(buf, size, " %s %s (compr. %s, factor %.2f)", what, im_kibi(a, sizeof(a), plain),
-                 im_kibi(b, sizeof(b), compr), (double)compr / (double)plain);
-    else
-        snprintf(buf, size, " %s %s", what, im_kibi(a, sizeof(a), plain));
-}
-
-char *im_traffic_text(const qr_conn_traffic_stats *t)
-{
-    char recv[96], sent[96], *text = NULL;
-
-    traffic_part(recv, sizeof(recv), "recv", t->plain_in, t->compr_in, t->compressed);
-    traffic_part(sent, sizeof(sent), "sent", t->plain_out, t->compr_out, t->compressed);
-    if (asprintf(&text, "IMAP traffic (bytes):%s%s", recv, sent) < 0)
-        qrt_oom();
-    return text;
-}
 
 char *im_summary_text(const qr_sync_stats *s, double seconds)
 {

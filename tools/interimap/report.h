@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * report.h: what interimap says about a run besides the engine's lines:
- * the traffic statistics of each connection (imap-client.md §11.3), the
- * end-of-run summary and the copy progress on a terminal (ours).
+ * the end-of-run summary and the copy progress on a terminal (ours). The
+ * traffic statistics of each connection (imap-client.md §11.3) are
+ * tools/common/traffic.h's.
  */
 #ifndef IM_REPORT_H
 #define IM_REPORT_H
@@ -10,24 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <qresync/conn.h>
 #include <qresync/sync.h>
 
 #include "log.h"
-
-/**
- * A byte count as the reference prints it: below 1024 the plain integer,
- * then "%.2fK", "%.2fM", "%.2fG" (powers of 1024). Returns buf.
- */
-char *im_kibi(char *buf, size_t size, uint64_t n);
-
-/**
- * "IMAP traffic (bytes): recv R sent S", with " (compr. C, factor F)"
- * after R (resp. S) when COMPRESS is active and R (resp. S) is not 0:
- * R/S are the session's bytes, C the compressed bytes on the link, F =
- * C / R with two decimals. Returns an owned string.
- */
-char *im_traffic_text(const qr_conn_traffic_stats *t);
 
 /**
  * "Summary: N mailboxes synced, M messages copied (local <- remote A,

@@ -2,8 +2,9 @@
 /*
  * watch.h: what watch mode needs besides the engine (interimap.md §14,
  * §15; beyond the reference): telling a lost connection from the other
- * failures of a pass, the reconnection back-off, and a sleep that signals
- * cut short.
+ * failures of a pass. The reconnection back-off and the sleep that
+ * signals cut short are tools/common/retry.h's (qrt_backoff_*,
+ * qrt_sleep()), shared with pullimap --idle.
  *
  * The reference stops at the first error, also in watch mode, and relies
  * on its systemd unit (Restart=on-failure, RestartSec=10min) to start it
@@ -18,14 +19,13 @@
 #ifndef IM_WATCH_H
 #define IM_WATCH_H
 
-#include <signal.h>
-
 #include <qresync/sync.h>
 
 /**
  * Whether the failure `code` of a pass (qr_sync_run()) or of a wait
  * (qr_sync_idle()), about component `comp` (qr_sync_error_component()),
- * is a lost or failed connection, which reconnecting may cure:
+ * is a lost or failed connection, which reconnecting may cure: what
+ * qrt_connection_lost(code, cancelled) says (retry.h),
  *
  *   QR_EOF, QR_EIO, QR_ETLS, QR_EBYE, QR_ECOMPRESS (the stream was cut or
  *   mangled), QR_EAGAIN (a timeout) and QR_ECANCELED when `cancelled` is 0
@@ -38,29 +38,5 @@
  * QR_ENOMEM, QR_ELIMIT, QR_EUSER, QR_EINVAL, ...) is not: 0.
  */
 int im_connection_lost(int code, qr_sync_component comp, int cancelled);
-
-/** The longest wait between two reconnection attempts, in seconds. */
-#define IM_BACKOFF_MAX 300u
-
-/** The reconnection back-off: 1, 2, 4, ... seconds, capped at IM_BACKOFF_MAX. */
-struct im_backoff {
-    unsigned next; /* the next delay; 0 before the first */
-};
-
-/** Start again from 1 s (after a successful pass). */
-void im_backoff_reset(struct im_backoff *b);
-
-/** The delay before the next attempt, in seconds; doubles it for the one after. */
-unsigned im_backoff_next(struct im_backoff *b);
-
-/**
- * Sleep `seconds` seconds, or less when *stop becomes non-zero. The
- * signals of `wake` are blocked except inside pselect(2), so that one
- * delivered just before the sleep starts still ends it: no signal is lost
- * between the check of *stop and the wait. Other signals of `wake` (e.g.
- * SIGHUP) wake it up and it sleeps on. Returns 1 when *stop ended it, 0
- * when the time was up.
- */
-int im_sleep(unsigned seconds, const sigset_t *wake, const volatile sig_atomic_t *stop);
 
 #endif /* IM_WATCH_H */

@@ -204,6 +204,10 @@ static void conn_line(struct pl_log *lg, qr_log_level level, qr_log_category cat
     if (event && level == QR_LOG_ERROR && !lg->debug)
         return;
     line = qrt_wire_text(category, text, len);
+    if (!event && wire_prefixed && qrt_wire_hide_auth(&lg->auth, line)) {
+        free(line);
+        return;
+    }
     if (event && level == QR_LOG_ERROR)
         emit_level(lg, wire_prefixed, wire_prefixed ? selected(lg) : NULL, "ERROR", line);
     else if (event && level == QR_LOG_WARNING)

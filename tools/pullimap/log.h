@@ -38,6 +38,7 @@
 #include <qresync/log.h>
 
 #include "logprefix.h"
+#include "wirelog.h"
 
 /** pl_log_write() flags. */
 #define PL_LOG_QUIET    0x1u /* dropped under --quiet */
@@ -66,6 +67,7 @@ struct pl_log {
     int holding;                  /* pl_log_hold() in effect */
     char *held_text;              /* the held line without "ERROR: ", owned, or NULL */
     char *held_mailbox;           /* %m when it was logged, owned, or NULL */
+    struct qrt_wire_auth auth;    /* the reference's `xxx` tag of a redacted IMAP login */
 };
 
 /** Prepare a sink writing to fd. */
