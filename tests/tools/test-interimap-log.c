@@ -465,7 +465,7 @@ static void test_progress_cb(void)
     CHECK_CAPTURED(f.err, "\rlocal -> remote: 2/3 msgs, 2.0 MiB, 0.9 MiB/s");
     im_progress_done(&p);
     CHECK(p.mailbox == NULL);
-    CHECK_UINT_EQ(f.lg.status_len, 0);
+    CHECK_UINT_EQ(f.lg.status.len, 0);
     CHECK_CAPTURED(f.err, "\r                                             \r");
     CHECK_CAPTURED(f.file, ""); /* never in the log file */
     teardown(&f);

@@ -270,21 +270,8 @@ void im_log_printf(struct im_log *lg, enum im_channel ch, unsigned flags, const 
 
 void im_log_status(struct im_log *lg, const char *text)
 {
-    size_t len = text ? strlen(text) : 0, width = len > lg->status_len ? len : lg->status_len;
-    char *buf;
-
-    if (text == NULL && lg->status_len == 0)
-        return;
-    /* "\r", the text padded over the previous one, then "\r" when erasing. */
-    buf = qrt_xmalloc(width + 3);
-    buf[0] = '\r';
-    memset(buf + 1, ' ', width);
-    if (text != NULL)
-        memcpy(buf + 1, text, len);
-    buf[width + 1] = '\r';
-    qrt_write_all(lg->err_fd, buf, text ? width + 1 : width + 2);
-    free(buf);
-    lg->status_len = len;
+    lg->status.fd = lg->err_fd;
+    qrt_status_draw(&lg->status, text);
 }
 
 const char *im_log_component_name(qr_sync_component c)

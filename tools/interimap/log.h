@@ -46,6 +46,7 @@
 
 #include "err.h"
 #include "logprefix.h"
+#include "statusline.h"
 #include "wirelog.h"
 
 /** The two channels. */
@@ -63,7 +64,7 @@ struct im_log {
     int err_fd;                         /* stderr (2) or a test's descriptor */
     int file_fd;                        /* the log file, -1 when none; owned */
     int quiet;                          /* --quiet: lines flagged IM_LOG_QUIET are dropped */
-    size_t status_len;                  /* width of the status line on err_fd, 0: none */
+    struct qrt_status status;           /* the status line on err_fd */
     void (*clock)(struct timeval *now); /* wall clock for timestamps (gettimeofday) */
     char *path;                         /* the log file's path, owned, or NULL */
     volatile sig_atomic_t reopen;       /* set (a signal handler may) to reopen the file */

@@ -252,6 +252,8 @@ int pl_deliver_message(const qr_pull_message *m, void *payload)
     rc = qr_smtp_send(d->smtp, m->sender, d->rcpt, m->size, m->eightbit,
                       has_8bit(m->sender) || has_8bit(d->rcpt), read_body, d);
     d->m = NULL;
+    if (rc == 0)
+        pl_log_progress(d->log, m->size, now_ms());
     return rc == 0 ? 0 : send_failed(d, m->uid, rc);
 }
 
@@ -264,6 +266,7 @@ int pl_deliver_end(void *payload)
                       "WARNING: %llu more message(s) deferred without a delivery attempt; will "
                       "retry",
                       (unsigned long long)d->not_tried);
+    pl_log_progress_done(d->log);
     d->down = 0;
     d->not_tried = 0;
     if (d->smtp != NULL && qr_smtp_quit(d->smtp) < 0 && d->log->debug) {

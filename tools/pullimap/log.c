@@ -19,6 +19,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,9 +28,44 @@
 #include "wirelog.h"
 #include "xalloc.h"
 
+void pl_log_progress(struct pl_log *lg, uint64_t bytes, long long now_ms)
+{
+    char text[160];
+    double secs;
+
+    if (!lg->progress)
+        return;
+    if (lg->p_start_ms < 0)
+        lg->p_start_ms = now_ms;
+    lg->p_done++;
+    lg->p_bytes += bytes;
+    if (lg->p_last_ms >= 0 && now_ms - lg->p_last_ms < 200)
+        return;
+    lg->p_last_ms = now_ms;
+    secs = (double)(now_ms - lg->p_start_ms) / 1000.0;
+    if (secs >= 1.0)
+        snprintf(text, sizeof(text), "%s: delivered %llu msgs, %.1f MiB, %.1f MiB/s", lg->section,
+                 (unsigned long long)lg->p_done, (double)lg->p_bytes / 1048576.0,
+                 (double)lg->p_bytes / 1048576.0 / secs);
+    else
+        snprintf(text, sizeof(text), "%s: delivered %llu msgs, %.1f MiB", lg->section,
+                 (unsigned long long)lg->p_done, (double)lg->p_bytes / 1048576.0);
+    qrt_status_draw(&lg->status, text);
+}
+
+void pl_log_progress_done(struct pl_log *lg)
+{
+    qrt_status_draw(&lg->status, NULL);
+    lg->p_done = lg->p_bytes = 0;
+    lg->p_start_ms = lg->p_last_ms = -1;
+}
+
 void pl_log_init(struct pl_log *lg, const char *section, int quiet, int debug, int fd)
 {
     memset(lg, 0, sizeof(*lg));
+    lg->status.fd = fd;
+    lg->progress = !quiet && !debug && isatty(fd);
+    lg->p_start_ms = lg->p_last_ms = -1;
     lg->prefix = qrt_logprefix_new(QRT_LOGPREFIX_DEFAULT);
     lg->section = section;
     lg->quiet = quiet;
@@ -84,6 +120,7 @@ static void emit(struct pl_log *lg, int prefixed, const char *mailbox, const cha
         prefix = qrt_logprefix_render(lg->prefix, lg->section, mbx);
         plen = strlen(prefix);
     }
+    qrt_status_draw(&lg->status, NULL);
     line = qrt_xmalloc(plen + tlen + 1);
     if (plen > 0)
         memcpy(line, prefix, plen);

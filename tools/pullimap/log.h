@@ -38,6 +38,7 @@
 #include <qresync/log.h>
 
 #include "logprefix.h"
+#include "statusline.h"
 #include "wirelog.h"
 
 /** pl_log_write() flags. */
@@ -68,10 +69,24 @@ struct pl_log {
     char *held_text;              /* the held line without "ERROR: ", owned, or NULL */
     char *held_mailbox;           /* %m when it was logged, owned, or NULL */
     struct qrt_wire_auth auth;    /* the reference's `xxx` tag of a redacted IMAP login */
+    struct qrt_status status;     /* the progress line (a terminal, not --quiet/--debug) */
+    int progress;                 /* draw it */
+    uint64_t p_done, p_bytes;     /* delivered since the progress started */
+    long long p_start_ms;         /* monotonic ms of the first delivery, -1 */
+    long long p_last_ms;          /* last drawing, -1 */
 };
 
 /** Prepare a sink writing to fd. */
 void pl_log_init(struct pl_log *lg, const char *section, int quiet, int debug, int fd);
+
+/**
+ * The progress line (as interimap's): after each delivered message,
+ * `SECTION: delivered N msgs, X.X MiB, R.R MiB/s`, redrawn at most five
+ * times a second on a terminal; other lines erase it first.
+ */
+void pl_log_progress(struct pl_log *lg, uint64_t bytes, long long now_ms);
+/** Erase the progress line (end of a pull). */
+void pl_log_progress_done(struct pl_log *lg);
 
 /** Drop the held line and free what the sink holds. */
 void pl_log_close(struct pl_log *lg);
