@@ -447,7 +447,7 @@ static void test_stop_signals(void)
 static void hide(struct qrt_wire_auth *st, const char *in, const char *out)
 {
     char *line = strdup(in);
-    int drop = qrt_wire_hide_auth(st, line);
+    int drop = qrt_wire_hide_auth(st, &line);
 
     if (out == NULL)
         CHECK_INT_EQ(drop, 1);

@@ -7,6 +7,7 @@
  * redacted command tail as one "[REDACTED]". The output is never longer
  * than the input plus the three bytes of a missing "C: " / "S: ".
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "wirelog.h"
@@ -49,8 +50,22 @@ char *qrt_wire_text(qr_log_category category, const char *text, size_t len)
     return out;
 }
 
-int qrt_wire_hide_auth(struct qrt_wire_auth *st, char *line)
+/* *line with the token at [off, off+len) replaced by "xxx" (reallocated). */
+static void put_xxx(char **line, size_t off, size_t len)
 {
+    size_t n = strlen(*line);
+    char *r = qrt_xmalloc(n - len + 3 + 1);
+
+    memcpy(r, *line, off);
+    memcpy(r + off, "xxx", 3);
+    memcpy(r + off + 3, *line + off + len, n - off - len + 1);
+    free(*line);
+    *line = r;
+}
+
+int qrt_wire_hide_auth(struct qrt_wire_auth *st, char **linep)
+{
+    char *line = *linep;
     size_t tl;
 
     if (strncmp(line, "C: ", 3) == 0 && strstr(line, "[REDACTED]") != NULL) {
@@ -63,9 +78,7 @@ int qrt_wire_hide_auth(struct qrt_wire_auth *st, char *line)
         tl = (size_t)(sp - tag);
         memcpy(st->tag, tag, tl);
         st->tag[tl] = '\0';
-        /* "C: TAG rest" -> "C: xxx rest" (same buffer: a tag is at least 1 byte) */
-        memmove(line + 3 + 3, sp, strlen(sp) + 1);
-        memcpy(line + 3, "xxx", 3);
+        put_xxx(linep, 3, tl);
         return 0;
     }
     if (st->tag[0] == '\0')
@@ -73,8 +86,7 @@ int qrt_wire_hide_auth(struct qrt_wire_auth *st, char *line)
     tl = strlen(st->tag);
     if (strncmp(line, "S: ", 3) == 0 && strncmp(line + 3, st->tag, tl) == 0 &&
         line[3 + tl] == ' ') {
-        memmove(line + 3 + 3, line + 3 + tl, strlen(line + 3 + tl) + 1);
-        memcpy(line + 3, "xxx", 3);
+        put_xxx(linep, 3, tl);
         st->tag[0] = '\0';
         return 0;
     }

@@ -29,10 +29,10 @@ struct qrt_wire_auth {
  * The reference's view of a redacted authentication (interimap.md §4.5):
  * `C: TAG LOGIN [REDACTED]` is shown as `C: xxx LOGIN [REDACTED]`, its
  * tagged reply `S: TAG OK ...` as `S: xxx OK ...`, and the SASL
- * continuation exchange in between is not shown at all. `line` is a
- * qrt_wire_text() result (owned; may be rewritten in place). Returns 1
- * when the line must be dropped, else 0.
+ * continuation exchange in between is not shown at all. `*line` is a
+ * qrt_wire_text() result (owned; may be replaced by a new malloc'd
+ * string). Returns 1 when the line must be dropped, else 0.
  */
-int qrt_wire_hide_auth(struct qrt_wire_auth *st, char *line);
+int qrt_wire_hide_auth(struct qrt_wire_auth *st, char **line);
 
 #endif /* QRT_WIRELOG_H */

@@ -324,7 +324,7 @@ void im_log_conn_cb(qr_log_level level, qr_log_category category, const char *te
     mailbox = side->selected ? side->selected(side->selected_arg) : NULL;
     if (category != QR_LOG_EVENT) {
         line = qrt_wire_text(category, text, len);
-        if (qrt_wire_hide_auth(&side->auth, line)) {
+        if (qrt_wire_hide_auth(&side->auth, &line)) {
             free(line);
             return;
         }

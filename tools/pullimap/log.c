@@ -241,7 +241,7 @@ static void conn_line(struct pl_log *lg, qr_log_level level, qr_log_category cat
     if (event && level == QR_LOG_ERROR && !lg->debug)
         return;
     line = qrt_wire_text(category, text, len);
-    if (!event && wire_prefixed && qrt_wire_hide_auth(&lg->auth, line)) {
+    if (!event && wire_prefixed && qrt_wire_hide_auth(&lg->auth, &line)) {
         free(line);
         return;
     }
