@@ -199,6 +199,14 @@ static int sock_connected(qr_socket_layer *k)
     int rc;
 
     k->deadline = -1;
+    if (k->addrs[k->next].family != AF_UNIX) {
+        int one = 1;
+
+        /* commands are written whole and pipelined: Nagle's algorithm would
+         * only hold a short command back behind an unacknowledged one (a
+         * failure here is harmless: the connection works without it) */
+        (void)setsockopt(k->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
     if (k->keepalive && k->addrs[k->next].family != AF_UNIX) {
         rc = sock_set_keepalive(k);
         if (rc)
