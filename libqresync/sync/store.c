@@ -111,6 +111,22 @@ void qr_store_release(qr_store *st, sqlite3_stmt *stmt)
     sqlite3_finalize(stmt);
 }
 
+int qr_store_step_row(qr_store *st, sqlite3_stmt *stmt, const char *what)
+{
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        return 0;
+    qr_store_release(st, stmt);
+    return rc == SQLITE_DONE ? 1 : qr_store_fail(st, rc, what);
+}
+
+void qr_store_read_cursor(sqlite3_stmt *stmt, int col, qr_store_cursor *cur)
+{
+    cur->uidvalidity = (uint32_t)sqlite3_column_int64(stmt, col);
+    cur->uidnext = (uint32_t)sqlite3_column_int64(stmt, col + 1);
+    cur->highestmodseq = qr_store_modseq_decode(sqlite3_column_int64(stmt, col + 2));
+}
+
 int qr_store_step_done(qr_store *st, sqlite3_stmt *stmt, const char *what)
 {
     int rc = sqlite3_step(stmt);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Shared by store.c, schema.c and store_rows.c only: the store object and
+ * Shared by store.c, schema.c, store_rows.c and store_sync.c only: the store object and
  * the statement helpers that turn SQLite failures into the store's errors.
  */
 #ifndef QR_SYNC_STORE_INT_H
@@ -46,6 +46,11 @@ int qr_store_prepare(qr_store *st, const char *sql, sqlite3_stmt **stmt);
 /* Reset a statement from qr_store_prepare() for its next use (or finalize
  * it when it is not cached). Accepts NULL. */
 void qr_store_release(qr_store *st, sqlite3_stmt *stmt);
+/* Step a statement that yields rows: 0 a row, 1 the end, or an error;
+ * released on the end and on error. */
+int qr_store_step_row(qr_store *st, sqlite3_stmt *stmt, const char *what);
+/* UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ at columns col..col+2 into cur. */
+void qr_store_read_cursor(sqlite3_stmt *stmt, int col, qr_store_cursor *cur);
 /* Step a statement expected to finish (no row), then finalize it. */
 int qr_store_step_done(qr_store *st, sqlite3_stmt *stmt, const char *what);
 

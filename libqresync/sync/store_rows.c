@@ -32,17 +32,6 @@ uint64_t qr_store_modseq_decode(int64_t stored)
 
 static const char *const side_table[] = {"local", "remote"};
 
-/* Step stmt expecting one row or none: 0 row, 1 none; finalizes on error
- * and on "none". */
-static int step_row(qr_store *st, sqlite3_stmt *stmt, const char *what)
-{
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
-        return 0;
-    qr_store_release(st, stmt);
-    return rc == SQLITE_DONE ? 1 : qr_store_fail(st, rc, what);
-}
-
 /* Prepare and bind a mailbox name as a BLOB at position 1. */
 static int prepare_name(qr_store *st, const char *sql, const void *name, size_t len,
                         sqlite3_stmt **stmt)
@@ -63,7 +52,7 @@ int qr_store_mailbox_get(qr_store *st, const void *name, size_t len, int64_t *id
                          &stmt);
     if (r < 0)
         return r;
-    r = step_row(st, stmt, "SELECT FROM mailboxes");
+    r = qr_store_step_row(st, stmt, "SELECT FROM mailboxes");
     if (r != 0)
         return r;
     *idx = sqlite3_column_int64(stmt, 0);
@@ -109,7 +98,7 @@ int qr_store_mailbox_foreach(qr_store *st, qr_store_mailbox_fn fn, void *payload
         qr_store_prepare(st, "SELECT idx, mailbox, subscribed FROM mailboxes ORDER BY idx", &stmt);
     if (r < 0)
         return r;
-    while ((r = step_row(st, stmt, "SELECT FROM mailboxes")) == 0) {
+    while ((r = qr_store_step_row(st, stmt, "SELECT FROM mailboxes")) == 0) {
         const void *name = sqlite3_column_blob(stmt, 1);
         size_t len = (size_t)sqlite3_column_bytes(stmt, 1);
         r = fn(payload, sqlite3_column_int64(stmt, 0), name, len, sqlite3_column_int(stmt, 2));
@@ -119,13 +108,6 @@ int qr_store_mailbox_foreach(qr_store *st, qr_store_mailbox_fn fn, void *payload
         }
     }
     return r == 1 ? 0 : r;
-}
-
-static void read_cursor(sqlite3_stmt *stmt, int col, qr_store_cursor *cur)
-{
-    cur->uidvalidity = (uint32_t)sqlite3_column_int64(stmt, col);
-    cur->uidnext = (uint32_t)sqlite3_column_int64(stmt, col + 1);
-    cur->highestmodseq = qr_store_modseq_decode(sqlite3_column_int64(stmt, col + 2));
 }
 
 int qr_store_cursor_get(qr_store *st, qr_store_side side, int64_t idx, qr_store_cursor *cur)
@@ -138,10 +120,10 @@ int qr_store_cursor_get(qr_store *st, qr_store_side side, int64_t idx, qr_store_
     if (r < 0)
         return r;
     sqlite3_bind_int64(stmt, 1, idx);
-    r = step_row(st, stmt, sql);
+    r = qr_store_step_row(st, stmt, sql);
     if (r != 0)
         return r;
-    read_cursor(stmt, 0, cur);
+    qr_store_read_cursor(stmt, 0, cur);
     qr_store_release(st, stmt);
     return 0;
 }
@@ -192,9 +174,9 @@ int qr_store_cursor_foreach(qr_store *st, qr_store_side side, qr_store_cursor_fn
     int r = qr_store_prepare(st, sql, &stmt);
     if (r < 0)
         return r;
-    while ((r = step_row(st, stmt, sql)) == 0) {
+    while ((r = qr_store_step_row(st, stmt, sql)) == 0) {
         qr_store_cursor cur;
-        read_cursor(stmt, 1, &cur);
+        qr_store_read_cursor(stmt, 1, &cur);
         r = fn(payload, sqlite3_column_int64(stmt, 0), &cur);
         if (r != 0) {
             qr_store_release(st, stmt);
@@ -243,7 +225,7 @@ int qr_store_mapping_lookup(qr_store *st, qr_store_side side, int64_t idx, uint3
         return r;
     sqlite3_bind_int64(stmt, 1, idx);
     sqlite3_bind_int64(stmt, 2, uid);
-    r = step_row(st, stmt, sql);
+    r = qr_store_step_row(st, stmt, sql);
     if (r != 0)
         return r;
     *other = (uint32_t)sqlite3_column_int64(stmt, 0);
@@ -263,7 +245,7 @@ int qr_store_mapping_foreach(qr_store *st, int64_t idx, qr_store_mapping_fn fn, 
         return r;
     if (idx >= 0)
         sqlite3_bind_int64(stmt, 1, idx);
-    while ((r = step_row(st, stmt, "SELECT FROM mapping")) == 0) {
+    while ((r = qr_store_step_row(st, stmt, "SELECT FROM mapping")) == 0) {
         r = fn(payload, sqlite3_column_int64(stmt, 0), (uint32_t)sqlite3_column_int64(stmt, 1),
                (uint32_t)sqlite3_column_int64(stmt, 2));
         if (r != 0) {

@@ -30,17 +30,6 @@
 
 #define JOURNAL_TABLE "qr_append_journal"
 
-/* Step stmt expecting one row or none: 0 row, 1 none; finalizes on error
- * and on "none". */
-static int step_row(qr_store *st, sqlite3_stmt *stmt, const char *what)
-{
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
-        return 0;
-    qr_store_release(st, stmt);
-    return rc == SQLITE_DONE ? 1 : qr_store_fail(st, rc, what);
-}
-
 /* Prepare sql and bind idx at position 1. */
 static int prepare_idx(qr_store *st, const char *sql, int64_t idx, sqlite3_stmt **stmt)
 {
@@ -72,7 +61,7 @@ int qr_store_mapping_count(qr_store *st, int64_t idx, uint64_t *count)
     int r = prepare_idx(st, sql, idx, &stmt);
     if (r < 0)
         return r;
-    r = step_row(st, stmt, sql);
+    r = qr_store_step_row(st, stmt, sql);
     if (r == 1)
         return qr_err_set(&st->err, QR_ESTORE, "%s: %s: no row", st->path, sql);
     if (r < 0)
@@ -94,7 +83,7 @@ int qr_store_mapping_uids_desc(qr_store *st, qr_store_side side, int64_t idx, si
     if (r < 0)
         return r;
     sqlite3_bind_int64(stmt, 2, max > (size_t)INT64_MAX ? INT64_MAX : (int64_t)max);
-    while (*n < max && (r = step_row(st, stmt, sql)) == 0)
+    while (*n < max && (r = qr_store_step_row(st, stmt, sql)) == 0)
         out[(*n)++] = (uint32_t)sqlite3_column_int64(stmt, 0);
     if (r == 0) /* stopped at max: the statement is still open */
         qr_store_release(st, stmt);
@@ -113,7 +102,7 @@ int qr_store_interrupted_foreach(qr_store *st, qr_store_mailbox_fn fn, void *pay
     int r = qr_store_prepare(st, sql, &stmt);
     if (r < 0)
         return r;
-    while ((r = step_row(st, stmt, sql)) == 0) {
+    while ((r = qr_store_step_row(st, stmt, sql)) == 0) {
         const void *name = sqlite3_column_blob(stmt, 1);
         size_t len = (size_t)sqlite3_column_bytes(stmt, 1);
         r = fn(payload, sqlite3_column_int64(stmt, 0), name, len, -1);
@@ -135,7 +124,7 @@ int qr_store_pending_foreach(qr_store *st, int64_t idx, qr_store_mapping_fn fn, 
     int r = prepare_idx(st, sql, idx, &stmt);
     if (r < 0)
         return r;
-    while ((r = step_row(st, stmt, sql)) == 0) {
+    while ((r = qr_store_step_row(st, stmt, sql)) == 0) {
         r = fn(payload, idx, (uint32_t)sqlite3_column_int64(stmt, 0),
                (uint32_t)sqlite3_column_int64(stmt, 1));
         if (r != 0) {
@@ -163,13 +152,6 @@ int qr_store_mapping_remove(qr_store *st, qr_store_side side, int64_t idx, uint3
 
 /* --- §11 ------------------------------------------------------------------- */
 
-static void read_cursor(sqlite3_stmt *stmt, int col, qr_store_cursor *cur)
-{
-    cur->uidvalidity = (uint32_t)sqlite3_column_int64(stmt, col);
-    cur->uidnext = (uint32_t)sqlite3_column_int64(stmt, col + 1);
-    cur->highestmodseq = qr_store_modseq_decode(sqlite3_column_int64(stmt, col + 2));
-}
-
 int qr_store_state_foreach(qr_store *st, qr_store_state_fn fn, void *payload)
 {
     static const char sql[] =
@@ -182,12 +164,12 @@ int qr_store_state_foreach(qr_store *st, qr_store_state_fn fn, void *payload)
     int r = qr_store_prepare(st, sql, &stmt);
     if (r < 0)
         return r;
-    while ((r = step_row(st, stmt, sql)) == 0) {
+    while ((r = qr_store_step_row(st, stmt, sql)) == 0) {
         const void *name = sqlite3_column_blob(stmt, 0);
         size_t len = (size_t)sqlite3_column_bytes(stmt, 0);
         qr_store_cursor local, remote;
-        read_cursor(stmt, 2, &local);
-        read_cursor(stmt, 5, &remote);
+        qr_store_read_cursor(stmt, 2, &local);
+        qr_store_read_cursor(stmt, 5, &remote);
         r = fn(payload, sqlite3_column_int64(stmt, 1), name, len, &local, &remote);
         if (r != 0) {
             qr_store_release(st, stmt);
@@ -208,7 +190,7 @@ static int journal_exists(qr_store *st, int *exists)
     int r = qr_store_prepare(st, sql, &stmt);
     if (r < 0)
         return r;
-    r = step_row(st, stmt, sql);
+    r = qr_store_step_row(st, stmt, sql);
     if (r < 0)
         return r;
     if (r == 0)
@@ -256,7 +238,7 @@ int qr_store_journal_foreach(qr_store *st, int64_t idx, qr_store_journal_fn fn, 
     r = prepare_idx(st, sql, idx, &stmt);
     if (r < 0)
         return r;
-    while ((r = step_row(st, stmt, sql)) == 0) {
+    while ((r = qr_store_step_row(st, stmt, sql)) == 0) {
         const unsigned char *date = sqlite3_column_text(stmt, 3);
         r = fn(payload, sqlite3_column_int(stmt, 0) ? QR_STORE_REMOTE : QR_STORE_LOCAL,
                (uint32_t)sqlite3_column_int64(stmt, 1),
@@ -307,7 +289,7 @@ int qr_store_journal_has(qr_store *st, int64_t idx)
     r = prepare_idx(st, sql, idx, &stmt);
     if (r < 0)
         return r;
-    r = step_row(st, stmt, sql);
+    r = qr_store_step_row(st, stmt, sql);
     if (r == 0)
         qr_store_release(st, stmt);
     return r < 0 ? r : r == 0;

@@ -104,11 +104,14 @@ typedef struct sy_side {
     int list_extra_delim;
     int list_queued; /* a LIST REF "" was pipelined behind the LIST */
 
-    sy_cache *cache; /* CACHE/PCACHE entries */
+    sy_cache *cache; /* CACHE/PCACHE entries (never removed: indices stay valid) */
     size_t ncache, acache;
+    size_t *chash;    /* open addressing over cache by name: index + 1, 0 = empty */
+    size_t chash_cap; /* slots (a power of two, at least twice ncache) */
 
     /* the selected mailbox (imap-client.md §10.3) */
     char *sel;      /* server name once switched, owned, or NULL */
+    size_t sel_idx; /* its cache index, SIZE_MAX until looked up */
     char *sel_next; /* a SELECT waiting for [CLOSED], owned, or NULL */
     unsigned closed_wait;
     int sel_ok;          /* the SELECT completed OK: state SELECTED */

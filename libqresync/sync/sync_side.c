@@ -26,6 +26,7 @@ int sy_side_init(sy_side *sd, struct qr_sync *s, int which, qr_conn *conn)
     sd->name = which == QR_SYNC_LOCAL ? "local" : "remote";
     sd->conn = conn;
     sd->delim = -2;
+    sd->sel_idx = SIZE_MAX;
     sd->ref = qr_strdup(ref != NULL ? ref : "");
     if (sd->ref == NULL || qr_uidset_new(&sd->vanished) != 0)
         return QR_ENOMEM;
@@ -45,6 +46,7 @@ void sy_side_dispose(sy_side *sd)
     for (i = 0; i < sd->ncache; i++)
         qr_free(sd->cache[i].name);
     qr_free(sd->cache);
+    qr_free(sd->chash);
     qr_free(sd->ref);
     qr_free(sd->sel);
     qr_free(sd->sel_next);
@@ -55,15 +57,65 @@ void sy_side_dispose(sy_side *sd)
     memset(sd, 0, sizeof(*sd));
 }
 
+static size_t name_hash(const char *name, size_t len)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    size_t i;
+
+    for (i = 0; i < len; i++)
+        h = (h ^ (unsigned char)name[i]) * 1099511628211u;
+    return (size_t)h;
+}
+
+/* The slot of name in chash: its entry, or the empty slot to take. */
+static size_t *hash_slot(sy_side *sd, const char *name, size_t len)
+{
+    size_t mask = sd->chash_cap - 1, i = name_hash(name, len) & mask;
+
+    for (;; i = (i + 1) & mask) {
+        size_t e = sd->chash[i];
+
+        if (e == 0 ||
+            (sd->cache[e - 1].len == len && memcmp(sd->cache[e - 1].name, name, len) == 0))
+            return &sd->chash[i];
+    }
+}
+
+/* Room for one more entry in chash (rebuilt at twice the size). */
+static int hash_grow(sy_side *sd)
+{
+    size_t cap = sd->chash_cap ? sd->chash_cap : 32, i;
+    size_t *old = sd->chash;
+
+    if (sd->chash != NULL && (sd->ncache + 1) * 2 <= sd->chash_cap)
+        return 0;
+    while ((sd->ncache + 1) * 2 > cap)
+        cap *= 2;
+    sd->chash = qr_calloc(cap, sizeof(*sd->chash));
+    if (sd->chash == NULL) {
+        sd->chash = old;
+        return QR_ENOMEM;
+    }
+    qr_free(old);
+    sd->chash_cap = cap;
+    for (i = 0; i < sd->ncache; i++)
+        *hash_slot(sd, sd->cache[i].name, sd->cache[i].len) = i + 1;
+    return 0;
+}
+
+/* CACHE/PCACHE entries by server name, through a hash: the tap looks one
+ * up for nearly every response, and there may be thousands of mailboxes. */
 sy_cache *sy_cache_get(sy_side *sd, const char *name, size_t len, int create)
 {
-    size_t i;
+    size_t *slot;
     sy_cache *c;
 
-    for (i = 0; i < sd->ncache; i++)
-        if (sd->cache[i].len == len && memcmp(sd->cache[i].name, name, len) == 0)
-            return &sd->cache[i];
-    if (!create)
+    if (sd->chash != NULL) {
+        slot = hash_slot(sd, name, len);
+        if (*slot != 0)
+            return &sd->cache[*slot - 1];
+    }
+    if (!create || hash_grow(sd) != 0)
         return NULL;
     if (sd->ncache == sd->acache) {
         size_t na = sd->acache ? sd->acache * 2 : 16;
@@ -81,6 +133,7 @@ sy_cache *sy_cache_get(sy_side *sd, const char *name, size_t len, int create)
         return NULL;
     c->len = len;
     sd->ncache++;
+    *hash_slot(sd, name, len) = sd->ncache;
     return c;
 }
 
@@ -168,9 +221,17 @@ int sy_is_dirty(sy_side *sd, const char *name, size_t len)
 
 sy_cache *sy_selected(sy_side *sd)
 {
+    sy_cache *c;
+
     if (sd->sel == NULL)
         return NULL;
-    return sy_cache_get(sd, sd->sel, strlen(sd->sel), 1);
+    /* every response of the selected mailbox comes here: look it up once */
+    if (sd->sel_idx < sd->ncache)
+        return &sd->cache[sd->sel_idx];
+    c = sy_cache_get(sd, sd->sel, strlen(sd->sel), 1);
+    if (c != NULL)
+        sd->sel_idx = (size_t)(c - sd->cache);
+    return c;
 }
 
 void sy_clear_pending(sy_side *sd)
@@ -215,6 +276,7 @@ void sy_switch(sy_side *sd)
     qr_free(sd->sel);
     sd->sel = sd->sel_next;
     sd->sel_next = NULL;
+    sd->sel_idx = SIZE_MAX;
     sy_clear_pending(sd);
     if (sd->sel != NULL) {
         sy_cache *c = sy_selected(sd);
