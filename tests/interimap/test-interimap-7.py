@@ -511,7 +511,10 @@ def watch_scenario(h, ctx, p, run, latency, new_mailbox=True):
         n = msg("w-box")
         p.create("remote", "Fresh")
         p.stores["remote"].append("Fresh", n, date=D[2])
-        t = wait_run(run, lambda: has_body(p.local, "Fresh", n), latency)
+        # look into local's Fresh only once LIST shows it: probing a mailbox
+        # that does not exist yet can race with interimap's CREATE
+        t = wait_run(run, lambda: any(m["name"] == "Fresh" for m in p.local.list_mailboxes())
+                     and has_body(p.local, "Fresh", n), latency)
         ctx.check(t is not None, f"a new remote mailbox and its message reach local within "
                   f"{latency} s", run.poll() and run.poll().describe())
         h.tap.comment(f"{ctx.name}: new mailbox after {t if t is None else round(t, 2)} s")
